@@ -1,0 +1,108 @@
+"""What a simulated callee does: the ``simulated_callee`` model and the magic test numbers.
+
+A call body may describe the callee explicitly (``simulated_callee``); without it, the dialed
+number picks the behaviour, like Twilio's magic test numbers. The reserved numbers are
++1 555 010 0001 ... 0008, inside the 555-0100..0199 block that is fictional in North America,
+so a test can never ring a real phone. Every other number gets the default callee: it
+answers and says "yes" whenever the agent waits for an answer. See docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Behavior = Literal["answer", "no_answer", "busy", "voicemail", "fail"]
+
+DEFAULT_LINE = "yes"
+"""What a callee without ``says`` answers, every time."""
+
+
+class SimulatedCallee(BaseModel):
+    """The ``simulated_callee`` call-body field (API.md, "The simulated carrier")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    behavior: Behavior = "answer"
+    says: list[str] = Field(default_factory=list, description="Lines spoken in order at each answer turn.")
+    dtmf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Digits keyed by flow node name or 0-based answer-turn index; sent instead of speaking.",
+    )
+    interrupts: bool = False
+    silent: bool = False
+
+    def line_for_turn(self, lines_used: int) -> str | None:
+        """The next line to speak, or None when the script has run out (then it stays silent)."""
+        if not self.says:
+            return DEFAULT_LINE
+        return self.says[lines_used] if lines_used < len(self.says) else None
+
+    def digits_for_turn(self, node: str, turn: int) -> str | None:
+        """Digits to key in at this answer turn: by node name first, then by turn index."""
+        if node and node in self.dtmf:
+            return self.dtmf[node]
+        return self.dtmf.get(str(turn))
+
+
+# The reserved test numbers (E.164). The voicemail pair differs only in whether the carrier
+# reports answering-machine detection, so the engine's own audio detection can be tested.
+ANSWER = "+15550100001"
+BUSY = "+15550100002"
+NO_ANSWER = "+15550100003"
+FAIL = "+15550100004"
+VOICEMAIL = "+15550100005"
+VOICEMAIL_UNDETECTED = "+15550100006"
+SILENT = "+15550100007"
+INTERRUPTS = "+15550100008"
+
+MAGIC_NUMBERS: dict[str, SimulatedCallee] = {
+    ANSWER: SimulatedCallee(),
+    BUSY: SimulatedCallee(behavior="busy"),
+    NO_ANSWER: SimulatedCallee(behavior="no_answer"),
+    FAIL: SimulatedCallee(behavior="fail"),
+    VOICEMAIL: SimulatedCallee(behavior="voicemail"),
+    VOICEMAIL_UNDETECTED: SimulatedCallee(behavior="voicemail"),
+    SILENT: SimulatedCallee(silent=True),
+    INTERRUPTS: SimulatedCallee(
+        interrupts=True, says=["sorry, who is this?", "yes", "yes", "yes", "yes", "yes", "yes"]
+    ),
+}
+
+MACHINE_ANSWERED_BY = "machine_end_beep"
+"""Twilio's AnsweredBy value when detection waited for the greeting's beep."""
+
+_NON_DIGITS = re.compile(r"\D")
+
+
+def normalize_number(number: str) -> str:
+    """E.164-ish key for the magic-number table: digits only, NANP 10-digit numbers get +1."""
+    digits = _NON_DIGITS.sub("", number)
+    if len(digits) == 10:
+        digits = "1" + digits
+    return "+" + digits
+
+
+def resolve_behavior(to: str, callee: SimulatedCallee | dict[str, Any] | None) -> SimulatedCallee:
+    """The callee for a call: the explicit description wins, then the magic number, then the default.
+
+    Raises ``pydantic.ValidationError`` for a malformed description (unknown field, bad behaviour).
+    """
+    if isinstance(callee, SimulatedCallee):
+        return callee
+    if callee is not None:
+        return SimulatedCallee.model_validate(callee)
+    return MAGIC_NUMBERS.get(normalize_number(to), SimulatedCallee())
+
+
+def answered_by(to: str, callee: SimulatedCallee) -> str | None:
+    """What the carrier reports as AnsweredBy when the call connects.
+
+    ``human`` for a person, ``machine_end_beep`` for a voicemail, and None for the voicemail
+    test number that hides it (the engine must then notice the greeting from the audio).
+    """
+    if callee.behavior == "voicemail":
+        return None if normalize_number(to) == VOICEMAIL_UNDETECTED else MACHINE_ANSWERED_BY
+    return "human"
