@@ -1,0 +1,119 @@
+"""Turn-taking decisions: when the caller has finished, when they interrupt, when digits form a turn.
+
+These are small synchronous state machines fed on the stream clock (20 ms frames, milliseconds
+since the stream started) so they are deterministic, cheap per frame and testable without
+audio or timers. The session owns the wall clock and feeds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DTMF_TERMINATOR = "#"
+DTMF_TIMEOUT_MS = 1500
+
+
+class Endpointer:
+    """Decides that the caller is done: ``endpointing_ms`` of non-speech after speech.
+
+    Speech *start* comes from the VAD's consecutive-frame rule (it filters clicks and the noisy
+    first frames); the *end* is judged here on raw voiced flags, so a VAD hangover cannot add
+    to the configured endpointing delay.
+    """
+
+    def __init__(self, endpointing_ms: int, frame_ms: int = 20) -> None:
+        if endpointing_ms < 0:
+            raise ValueError("endpointing_ms must be >= 0")
+        self.endpointing_ms = endpointing_ms
+        self.frame_ms = frame_ms
+        self.reset()
+
+    def reset(self) -> None:
+        self.in_speech = False
+        self.speech_start_ms: int | None = None
+        self.last_voiced_ms: int | None = None
+        self.voiced_ms = 0
+
+    def start(self, at_ms: int, voiced_ms: int = 0) -> None:
+        """Speech began at ``at_ms`` (the VAD confirmed it); ``voiced_ms`` already heard."""
+        self.in_speech = True
+        self.speech_start_ms = at_ms
+        self.last_voiced_ms = at_ms
+        self.voiced_ms = voiced_ms
+
+    def frame(self, at_ms: int, voiced: bool) -> bool:
+        """Feed one frame that starts at ``at_ms``; True when this frame ends the turn."""
+        if not self.in_speech:
+            return False
+        if voiced:
+            self.last_voiced_ms = at_ms + self.frame_ms
+            self.voiced_ms += self.frame_ms
+            return False
+        return self.silence_ms(at_ms + self.frame_ms) >= self.endpointing_ms
+
+    def silence_ms(self, now_ms: int) -> int:
+        """Non-speech since the end of the last voiced frame."""
+        if self.last_voiced_ms is None:
+            return 0
+        return max(0, now_ms - self.last_voiced_ms)
+
+
+@dataclass(frozen=True)
+class BargeInPolicy:
+    """When caller speech over the agent counts as an interruption.
+
+    The voiced duration must reach ``min_ms``; when the recogniser offers partial text, it must
+    also hold ``min_words`` words (a cough has duration but no words). Without partial text the
+    duration alone decides, which is the embedded pocketsphinx case.
+    """
+
+    allow: bool = True
+    min_ms: int = 300
+    min_words: int = 1
+
+    def should_interrupt(self, voiced_ms: int, partial_text: str | None = None) -> bool:
+        if not self.allow or voiced_ms < self.min_ms:
+            return False
+        if partial_text is None:
+            return True
+        return len(partial_text.split()) >= self.min_words
+
+
+class DtmfCollector:
+    """Assembles keyed digits into one turn.
+
+    A turn ends when ``expected_length`` digits have arrived, on ``#`` (not included), or
+    ``timeout_ms`` after the last digit.
+    """
+
+    def __init__(self, expected_length: int | None = None, timeout_ms: int = DTMF_TIMEOUT_MS) -> None:
+        self.expected_length = expected_length
+        self.timeout_ms = timeout_ms
+        self.digits = ""
+        self.last_at_ms: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.last_at_ms is not None
+
+    def push(self, digit: str, at_ms: int) -> str | None:
+        """Add a digit; returns the finished turn's digits, or None while more may come."""
+        if digit == DTMF_TERMINATOR:
+            return self._take() if self.pending else None
+        self.digits += digit
+        self.last_at_ms = at_ms
+        if self.expected_length is not None and len(self.digits) >= self.expected_length:
+            return self._take()
+        return None
+
+    def poll(self, now_ms: int) -> str | None:
+        """The digits if the inter-digit timeout has passed, else None."""
+        if self.last_at_ms is not None and now_ms - self.last_at_ms >= self.timeout_ms:
+            return self._take()
+        return None
+
+    def _take(self) -> str:
+        digits = self.digits
+        self.digits = ""
+        self.last_at_ms = None
+        return digits
