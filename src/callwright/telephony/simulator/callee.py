@@ -1,0 +1,445 @@
+"""The simulated callee: a Media Streams client that behaves like Twilio plus a person.
+
+It connects to the server's stream endpoint, sends ``connected`` and ``start``, then one 20 ms
+μ-law frame every 20 ms of wall-clock time (silence, or its own speech). The agent's audio is
+"played" at the same pace from a playout buffer, and marks are echoed when playout reaches
+them, or all at once on ``clear``: exactly what Twilio does, so the server's notion of "what
+the callee heard" is exercised for real.
+
+Turn-taking follows the server's mark names (docs/simulator.md): a played ``listen:<node>``
+mark means the agent now waits for an answer, so after a short human pause the callee keys in
+digits or speaks its next scripted line. Any other mark (``say:<n>``) is just echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from callwright.telephony.base import DialRequest
+from callwright.telephony.media_stream import (
+    FRAME_BYTES,
+    FRAME_MS,
+    Clear,
+    PlayMark,
+    PlayMedia,
+    ProtocolError,
+    encode_connected,
+    encode_dtmf,
+    encode_inbound_media,
+    encode_mark_echo,
+    encode_start,
+    encode_stop,
+    parse_outbound,
+)
+from callwright.telephony.simulator.behavior import SimulatedCallee
+from callwright.voice.audio import (
+    CARRIER_RATE,
+    SAMPLE_RATE,
+    CarrierEncoder,
+    Resampler,
+    ulaw_decode,
+    ulaw_encode,
+)
+from callwright.voice.tts.base import Synthesizer
+
+log = logging.getLogger(__name__)
+
+LISTEN_PREFIX = "listen:"
+SAY_PREFIX = "say:"
+SILENCE_FRAME = b"\xff" * FRAME_BYTES
+SIM_ACCOUNT_SID = "AC" + "0" * 32
+VOICEMAIL_GREETING = (
+    "Hi, you've reached the voicemail of Sam Taylor. I can't take your call right now. "
+    "Please leave a message after the tone."
+)
+_FRAME_S = FRAME_MS / 1000
+_BARGE_IN_GAP_TICKS = 3  # a shorter gap in agent audio is jitter, not the end of its speech
+
+
+def ulaw_to_pcm16k(ulaw: bytes) -> bytes:
+    """Carrier audio back to the engine's format, for inspecting what the callee heard."""
+    resampler = Resampler(CARRIER_RATE, SAMPLE_RATE)
+    return resampler.process(ulaw_decode(ulaw)) + resampler.flush()
+
+
+def beep_frames(freq_hz: float = 1000.0, duration_s: float = 0.5) -> list[bytes]:
+    """The voicemail tone: a sine made straight at 8 kHz, so no resampling is involved."""
+    t = np.arange(round(duration_s * CARRIER_RATE)) / CARRIER_RATE
+    pcm = (np.sin(2 * np.pi * freq_hz * t) * 0.5 * 32767).astype("<i2").tobytes()
+    ulaw = ulaw_encode(pcm)
+    ulaw += b"\xff" * (-len(ulaw) % FRAME_BYTES)
+    return [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
+
+
+async def speech_frames(synthesizer: Synthesizer, text: str) -> AsyncIterator[list[bytes]]:
+    """Synthesize ``text`` and yield carrier frames as soon as each PCM chunk is converted."""
+    encoder = CarrierEncoder()
+    async for pcm in synthesizer.synthesize(text):
+        frames = encoder.encode(pcm)
+        if frames:
+            yield frames
+    tail = encoder.flush()
+    if tail:
+        yield tail
+
+
+class StreamConnectError(Exception):
+    """The WebSocket to the server never opened (refused, bad handshake, timeout)."""
+
+
+@dataclass(frozen=True)
+class SpokenLine:
+    """One line the callee spoke; ``at_s`` is seconds since the stream started."""
+
+    text: str
+    at_s: float
+    trigger: str  # "listen:<node>", "barge_in" or "greeting"
+
+
+@dataclass(frozen=True)
+class SentDigit:
+    digit: str
+    at_s: float
+    trigger: str
+
+
+class CalleePeer:
+    """One simulated phone call's far end, from WebSocket connect to hang-up.
+
+    The public lists are the call's log, for tests and benchmarks: what the callee heard
+    (``heard_audio``), which marks it echoed, what it said and keyed, how often it was cleared.
+    """
+
+    def __init__(
+        self,
+        request: DialRequest,
+        callee: SimulatedCallee,
+        synthesizer: Synthesizer,
+        *,
+        call_sid: str | None = None,
+        account_sid: str = SIM_ACCOUNT_SID,
+        max_call_s: float = 600.0,
+        voicemail_max_message_s: float = 120.0,
+        turn_pause_s: float = 0.3,
+        digit_gap_s: float = 0.15,
+        barge_in_after_s: float = 0.8,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self.request = request
+        self.callee = callee
+        self.synthesizer = synthesizer
+        self.stream_sid = "MZ" + uuid.uuid4().hex
+        self.call_sid = call_sid or "CA" + uuid.uuid4().hex
+        self.account_sid = account_sid
+        self.max_call_s = max_call_s
+        self.voicemail_max_message_s = voicemail_max_message_s
+        self.turn_pause_s = turn_pause_s
+        self.digit_gap_s = digit_gap_s
+        self.barge_in_ticks = round(barge_in_after_s / _FRAME_S)
+        self.connect_timeout_s = connect_timeout_s
+
+        # The call's log.
+        self.heard_ulaw = bytearray()
+        self.voicemail_ulaw = bytearray()
+        self.marks_played: list[str] = []
+        self.marks_cleared: list[str] = []
+        self.lines_spoken: list[SpokenLine] = []
+        self.dtmf_sent: list[SentDigit] = []
+        self.cleared = 0
+        self.protocol_errors: list[str] = []
+        self.frames_sent = 0
+        self.ended_by: str | None = None  # "carrier", "server", "callee" or "timeout"
+        self.started = asyncio.Event()  # set once ``start`` went out
+
+        self._ws: ClientConnection | None = None
+        self._seq = 0
+        self._t0 = 0.0
+        self._speech: deque[bytes] = deque()
+        self._playout: deque[bytes | str] = deque()  # μ-law chunks and mark names, in order
+        self._offset = 0  # bytes of _playout[0] already played
+        self._agent_run_ticks = 0
+        self._agent_gap_ticks = 0
+        self._answer_turns = 0
+        self._lines_used = 0
+        self._barged_in = False
+        self._speaking = 0  # turns in progress (pause, synthesis or digits)
+        self._speak_lock = asyncio.Lock()
+        self._recording_from_chunk: int | None = None
+        self._hangup = asyncio.Event()
+        self._hangup_reason = "carrier"
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- the public face ------------------------------------------------------------------
+
+    @property
+    def heard_audio(self) -> bytes:
+        """Agent audio the callee played out, as PCM16 mono 16 kHz."""
+        return ulaw_to_pcm16k(bytes(self.heard_ulaw))
+
+    @property
+    def voicemail_message(self) -> bytes:
+        """Agent audio played after the voicemail beep (PCM16 16 kHz): the message left."""
+        return ulaw_to_pcm16k(bytes(self.voicemail_ulaw))
+
+    def hang_up(self, reason: str = "carrier") -> None:
+        """End the call from the phone side: ``stop`` then close. Safe to call any time."""
+        if not self._hangup.is_set():
+            self._hangup_reason = reason
+            self._hangup.set()
+
+    async def run(self) -> None:
+        """Connect, talk until someone hangs up, then return. Raises ``StreamConnectError``."""
+        try:
+            ws = await connect(
+                self.request.stream_url,
+                open_timeout=self.connect_timeout_s,
+                compression=None,
+                proxy=None,
+                ping_interval=None,
+                max_size=2**20,
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            raise StreamConnectError(f"{type(exc).__name__}: {exc}") from exc
+        self._ws = ws
+        try:
+            await self._talk(ws)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await ws.close()
+
+    # --- the call ---------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time() - self._t0
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _talk(self, ws: ClientConnection) -> None:
+        self._t0 = asyncio.get_running_loop().time()
+        await ws.send(encode_connected())
+        await ws.send(
+            encode_start(
+                self.stream_sid,
+                self.account_sid,
+                self.call_sid,
+                dict(self.request.stream_parameters),
+                sequence_number=self._next_seq(),
+            )
+        )
+        self.started.set()
+        if self.callee.behavior == "voicemail":
+            self._spawn(self._play_greeting())
+        receiver: asyncio.Task[Any] = asyncio.create_task(self._receive(ws))
+        pacer: asyncio.Task[Any] = asyncio.create_task(self._pace(ws))
+        hangup: asyncio.Task[Any] = asyncio.create_task(self._hangup.wait())
+        done: set[asyncio.Task[Any]] = set()
+        try:
+            done, _ = await asyncio.wait(
+                {receiver, pacer, hangup}, timeout=self.max_call_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in (receiver, pacer, hangup):
+                task.cancel()
+            await asyncio.gather(receiver, pacer, hangup, return_exceptions=True)
+        if hangup in done or not done:
+            self.ended_by = self._hangup_reason if done else "timeout"
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(encode_stop(self.stream_sid, self._next_seq(), self.account_sid, self.call_sid))
+        else:
+            self.ended_by = "server"
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, ConnectionClosed):
+                raise exc
+
+    async def _pace(self, ws: ClientConnection) -> None:
+        """Send one frame per 20 ms on a monotonic schedule, so lateness never accumulates."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        chunk = 0
+        while True:
+            chunk += 1
+            frame = self._speech.popleft() if self._speech else SILENCE_FRAME
+            self.frames_sent = chunk
+            if self._recording_from_chunk is None or chunk <= self._recording_from_chunk:
+                pass
+            elif self.voicemail_max_message_s and (chunk - self._recording_from_chunk) * _FRAME_S > (
+                self.voicemail_max_message_s
+            ):
+                self.hang_up("callee")
+            await ws.send(
+                encode_inbound_media(self.stream_sid, self._next_seq(), chunk, (chunk - 1) * FRAME_MS, frame)
+            )
+            recording = self._recording_from_chunk is not None and chunk > self._recording_from_chunk
+            played, marks = self._play_frame(recording)
+            for name in marks:
+                await self._echo(ws, name, played=True)
+            self._track_agent_speech(played)
+            deadline += _FRAME_S
+            delay = deadline - loop.time()
+            if delay < -1.0:  # the loop stalled for a second; resynchronise rather than burst
+                deadline = loop.time()
+                delay = 0.0
+            await asyncio.sleep(max(delay, 0.0))
+
+    def _play_frame(self, recording: bool) -> tuple[int, list[str]]:
+        """Play up to 20 ms of agent audio; return bytes played and marks reached."""
+        need = FRAME_BYTES
+        marks: list[str] = []
+        playout = self._playout
+        while playout:
+            head = playout[0]
+            if isinstance(head, str):
+                playout.popleft()
+                marks.append(head)
+                continue
+            if need == 0:
+                break
+            take = min(need, len(head) - self._offset)
+            piece = head[self._offset : self._offset + take]
+            self.heard_ulaw += piece
+            if recording:
+                self.voicemail_ulaw += piece
+            need -= take
+            self._offset += take
+            if self._offset == len(head):
+                playout.popleft()
+                self._offset = 0
+        return FRAME_BYTES - need, marks
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            try:
+                msg = parse_outbound(raw)
+            except ProtocolError as exc:
+                self.protocol_errors.append(str(exc))
+                continue
+            if msg.stream_sid != self.stream_sid:
+                self.protocol_errors.append(f"{type(msg).__name__}: wrong streamSid {msg.stream_sid!r}")
+                continue
+            if isinstance(msg, PlayMedia):
+                if msg.payload:
+                    self._playout.append(msg.payload)
+            elif isinstance(msg, PlayMark):
+                if self._playout:
+                    self._playout.append(msg.name)
+                else:  # nothing left to play: Twilio answers at once
+                    await self._echo(ws, msg.name, played=True)
+            elif isinstance(msg, Clear):
+                self.cleared += 1
+                pending = [item for item in self._playout if isinstance(item, str)]
+                self._playout.clear()
+                self._offset = 0
+                for name in pending:
+                    await self._echo(ws, name, played=False)
+
+    async def _echo(self, ws: ClientConnection, name: str, *, played: bool) -> None:
+        await ws.send(encode_mark_echo(self.stream_sid, self._next_seq(), name))
+        if not played:  # cleared before it was heard: no turn is taken on it
+            self.marks_cleared.append(name)
+            return
+        self.marks_played.append(name)
+        if name.startswith(LISTEN_PREFIX) and self.callee.behavior != "voicemail":
+            turn = self._answer_turns
+            self._answer_turns += 1
+            self._speaking += 1
+            self._spawn(self._take_turn(name, name[len(LISTEN_PREFIX) :], turn))
+
+    # --- the callee's side of the conversation ----------------------------------------------
+
+    async def _take_turn(self, trigger: str, node: str, turn: int) -> None:
+        try:
+            await asyncio.sleep(self.turn_pause_s)
+            digits = self.callee.digits_for_turn(node, turn)
+            if digits:
+                await self._key_in(digits, trigger)
+                return
+            if self.callee.silent:
+                return
+            line = self.callee.line_for_turn(self._lines_used)
+            if line is not None:
+                self._lines_used += 1
+                await self._speak(line, trigger)
+        finally:
+            self._speaking -= 1
+
+    async def _key_in(self, digits: str, trigger: str) -> None:
+        ws = self._ws
+        assert ws is not None
+        for i, digit in enumerate(digits):
+            if i:
+                await asyncio.sleep(self.digit_gap_s)
+            await ws.send(encode_dtmf(self.stream_sid, self._next_seq(), digit))
+            self.dtmf_sent.append(SentDigit(digit, self._now(), trigger))
+
+    async def _speak(self, text: str, trigger: str) -> None:
+        """Synthesize a line and queue its frames; frames stream out as they are made."""
+        async with self._speak_lock:
+            self.lines_spoken.append(SpokenLine(text, self._now(), trigger))
+            async for frames in speech_frames(self.synthesizer, text):
+                self._speech.extend(frames)
+
+    def _track_agent_speech(self, played: int) -> None:
+        """Barge in once, when the agent has talked ~800 ms straight through a ``say`` sentence."""
+        if played:
+            self._agent_run_ticks += 1
+            self._agent_gap_ticks = 0
+        else:
+            self._agent_gap_ticks += 1
+            if self._agent_gap_ticks >= _BARGE_IN_GAP_TICKS:
+                self._agent_run_ticks = 0
+        if (
+            not self.callee.interrupts
+            or self._barged_in
+            or self.callee.behavior == "voicemail"
+            or self._agent_run_ticks < self.barge_in_ticks
+            or self._speaking
+            or self._speech
+            or self._next_mark_is_listen()
+        ):
+            return
+        self._barged_in = True
+        line = self.callee.line_for_turn(self._lines_used)
+        if line is not None and not self.callee.silent:
+            self._lines_used += 1
+            self._speaking += 1
+            self._spawn(self._barge_in(line))
+
+    async def _barge_in(self, line: str) -> None:
+        try:
+            await self._speak(line, "barge_in")
+        finally:
+            self._speaking -= 1
+
+    def _next_mark_is_listen(self) -> bool:
+        for item in self._playout:
+            if isinstance(item, str):
+                return item.startswith(LISTEN_PREFIX)
+        return False
+
+    async def _play_greeting(self) -> None:
+        """Voicemail: greeting, beep, then record whatever the agent says."""
+        greeting = self.callee.says[0] if self.callee.says else VOICEMAIL_GREETING
+        await self._speak(greeting, "greeting")
+        self._speech.extend(beep_frames())
+        self._recording_from_chunk = self.frames_sent + len(self._speech)
