@@ -1,0 +1,228 @@
+"""Inbound audio for one call: μ-law frames in, turn-taking signals out.
+
+Per 20 ms frame: decode to 16 kHz, record, VAD, keep ~200 ms of pre-roll, feed the current
+utterance's recogniser, judge the end of the turn and listen for an answering machine. It is
+synchronous and does no I/O, so the session's inbound task runs it inline (pocketsphinx's
+per-frame feed and the VAD are well under a millisecond). Decisions that depend on what the
+agent is doing (barge-in, ignoring backchannels) are the session's: this class reports facts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from callwright.dialogue.expectation import Expectation
+from callwright.voice.audio import CARRIER_FRAME_BYTES, FRAME_MS, CarrierDecoder, FrameSplitter
+from callwright.voice.recorder import Recorder
+from callwright.voice.stt.base import Transcriber, Transcript, Utterance
+from callwright.voice.turns import Endpointer
+from callwright.voice.vad import SpeechDetector
+from callwright.voice.voicemail import BeepDetector, GreetingDetector, GreetingVerdict
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    utterance: int
+    start_ms: int
+
+
+@dataclass(frozen=True)
+class SpeechSustained:
+    """The utterance has reached the barge-in duration."""
+
+    utterance: int
+    voiced_ms: int
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    """End of a turn: what was said and when (stream ms and monotonic wall times)."""
+
+    utterance: int
+    transcript: Transcript | None  # None when the utterance was dropped or not transcribed
+    start_ms: int
+    end_ms: int
+    speech_end_at: float
+    endpoint_at: float
+    stt_done_at: float
+
+
+@dataclass(frozen=True)
+class GreetingClassified:
+    verdict: GreetingVerdict
+
+
+@dataclass(frozen=True)
+class BeepHeard:
+    frequency_hz: float
+
+
+@dataclass(frozen=True)
+class BeepEnded:
+    pass
+
+
+Signal = SpeechStarted | SpeechSustained | SpeechEnded | GreetingClassified | BeepHeard | BeepEnded
+
+
+class Listener:
+    """Turns the caller's audio into signals for the session."""
+
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        *,
+        endpointing_ms: int = 500,
+        sustained_ms: int = 300,
+        preroll_ms: int = 200,
+        detect_greeting: bool = False,
+        detect_beep: bool = False,
+        machine_greeting_ms: int = 3000,
+        recorder: Recorder | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._transcriber = transcriber
+        self._clock = clock
+        self._recorder = recorder
+        self._splitter = FrameSplitter(CARRIER_FRAME_BYTES)
+        self._decoder = CarrierDecoder()
+        self._vad = SpeechDetector()
+        self._endpointer = Endpointer(endpointing_ms, FRAME_MS)
+        self._preroll: deque[bytes] = deque(maxlen=max(1, preroll_ms // FRAME_MS))
+        self.sustained_ms = sustained_ms
+        self.greeting = GreetingDetector(machine_greeting_ms, pause_ms=endpointing_ms) if detect_greeting else None
+        self.beep = BeepDetector() if detect_beep else None
+        self.expect: Expectation | None = None
+        self.transcribe = True
+        self.frames = 0  # frames received: the stream clock is frames * 20 ms
+        self._utterances = 0
+        self._utterance: Utterance | None = None
+        self._current: int | None = None
+        self._dropped = False
+        self._sustained_sent = False
+        self._voiced_run = 0
+        self.last_voiced_at: float | None = None  # wall time of the last voiced frame
+        self.last_voiced_ms: int | None = None
+
+    @property
+    def stream_ms(self) -> int:
+        return self.frames * FRAME_MS
+
+    @property
+    def in_speech(self) -> bool:
+        return self._current is not None
+
+    @property
+    def current_utterance(self) -> int | None:
+        return self._current
+
+    def drop(self, utterance: int) -> None:
+        """Stop transcribing ``utterance``; its end is still reported (transcript None)."""
+        if self._current == utterance:
+            self._dropped = True
+            self._utterance = None
+
+    def stop_beep_detection(self) -> None:
+        self.beep = None
+
+    def stop_greeting_detection(self) -> None:
+        self.greeting = None
+
+    def audio(self, ulaw: bytes) -> list[Signal]:
+        """Take carrier audio of any length; returns the signals of the whole frames in it."""
+        signals: list[Signal] = []
+        for frame in self._splitter.push(ulaw):
+            if self._recorder is not None:
+                self._recorder.write_caller_ulaw(frame, self.stream_ms)
+            signals.extend(self.frame(self._decoder.decode(frame)))
+        return signals
+
+    def frame(self, pcm: bytes) -> list[Signal]:
+        """One 20 ms PCM16 16 kHz frame."""
+        at_ms = self.stream_ms
+        self.frames += 1
+        now = self._clock()
+        signals: list[Signal] = []
+        speaking = self._vad.process(pcm)
+        voiced = self._vad.last_voiced
+        self._voiced_run = self._voiced_run + 1 if voiced else 0
+        self._preroll.append(pcm)
+        if voiced:
+            self.last_voiced_at = now
+            self.last_voiced_ms = at_ms + FRAME_MS
+
+        if self.beep is not None:
+            was_detected = self.beep.detected
+            self.beep.process(pcm)
+            if self.beep.detected and not was_detected:
+                signals.append(BeepHeard(self.beep.frequency_hz or 0.0))
+            if self.beep.ended:
+                signals.append(BeepEnded())
+                self.beep = None
+
+        if self._current is None:
+            if speaking:
+                signals.extend(self._start(at_ms))
+        elif self._utterance is not None:
+            self._utterance.feed(pcm)
+
+        if self.greeting is not None and (self._current is not None or self.greeting.heard_speech):
+            verdict = self.greeting.process(at_ms, voiced)
+            if verdict is not None:
+                signals.append(GreetingClassified(verdict))
+                self.greeting = None
+
+        if self._current is not None:
+            if self._endpointer.frame(at_ms, voiced):
+                signals.append(self._end())
+            elif not self._sustained_sent and self._endpointer.voiced_ms >= self.sustained_ms:
+                self._sustained_sent = True
+                signals.append(SpeechSustained(self._current, self._endpointer.voiced_ms))
+        return signals
+
+    def _start(self, at_ms: int) -> list[Signal]:
+        self._utterances += 1
+        self._current = self._utterances
+        self._dropped = False
+        self._sustained_sent = False
+        run = max(1, min(self._voiced_run, len(self._preroll)))
+        start_ms = at_ms - (run - 1) * FRAME_MS
+        # The VAD confirmed speech after a run of voiced frames; those count as heard.
+        self._endpointer.start(start_ms, voiced_ms=(run - 1) * FRAME_MS)
+        self._endpointer.last_voiced_ms = at_ms  # frame() adds this frame
+        if self.transcribe:
+            self._utterance = self._transcriber.utterance(self.expect)
+            for pcm in self._preroll:
+                self._utterance.feed(pcm)
+        return [SpeechStarted(self._current, start_ms)]
+
+    def end_now(self) -> SpeechEnded | None:
+        """Close the current utterance without waiting (frames stopped arriving)."""
+        return self._end() if self._current is not None else None
+
+    def _end(self) -> SpeechEnded:
+        assert self._current is not None
+        endpoint_at = self._clock()
+        transcript: Transcript | None = None
+        if self._utterance is not None and not self._dropped:
+            transcript = self._utterance.finish()
+        stt_done_at = self._clock()
+        start_ms = self._endpointer.speech_start_ms or 0
+        end_ms = self._endpointer.last_voiced_ms or start_ms
+        signal = SpeechEnded(
+            utterance=self._current,
+            transcript=transcript,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            speech_end_at=self.last_voiced_at if self.last_voiced_at is not None else endpoint_at,
+            endpoint_at=endpoint_at,
+            stt_done_at=stt_done_at,
+        )
+        self._current = None
+        self._utterance = None
+        self._endpointer.reset()
+        self._vad.reset()
+        return signal
