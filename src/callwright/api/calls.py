@@ -1,0 +1,91 @@
+"""Calls and conversations: one ID, two views of the same record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import FileResponse
+
+from callwright.api.deps import Org, Svc
+from callwright.domain.call import CallCreate, CallStatus, Conversation, ConversationPage, TranscriptTurn
+from callwright.services import conversations as read
+from callwright.services.calls import from_canonical, request_fingerprint
+from callwright.services.errors import NotFound
+
+router = APIRouter(tags=["calls"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=255, description="Replays the first response for 24 h."),
+]
+
+
+@router.post("/v1/calls", status_code=201, response_model=Conversation)
+async def create_call(body: CallCreate, org: Org, svc: Svc, idempotency_key: IdempotencyKey = None) -> Conversation:
+    fingerprint = request_fingerprint(body.model_dump(mode="json", exclude_unset=True))
+    return await svc.calls.create(
+        org.org_id, from_canonical(body), idempotency_key=idempotency_key, fingerprint=fingerprint
+    )
+
+
+@router.get("/v1/calls/{call_id}", response_model=Conversation)
+async def get_call(call_id: uuid.UUID, org: Org, svc: Svc) -> Conversation:
+    return await read.get_conversation(svc.db, org.org_id, call_id)
+
+
+@router.post("/v1/calls/{call_id}/cancel", response_model=Conversation)
+async def cancel_call(call_id: uuid.UUID, org: Org, svc: Svc) -> Conversation:
+    return await svc.calls.cancel(org.org_id, call_id)
+
+
+@router.get("/v1/conversations", response_model=ConversationPage, tags=["conversations"])
+async def list_conversations(
+    org: Org, svc: Svc,
+    agent_id: uuid.UUID | None = None,
+    campaign_id: uuid.UUID | None = None,
+    contact_id: uuid.UUID | None = None,
+    status: CallStatus | None = None,
+    call_source: Annotated[str | None, Query(max_length=200)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> ConversationPage:
+    data, nxt = await read.list_conversations(
+        svc.db, org.org_id, limit=limit, cursor=cursor, agent_id=agent_id, campaign_id=campaign_id,
+        contact_id=contact_id, status=status, call_source=call_source, created_after=created_after,
+        created_before=created_before,
+    )
+    return ConversationPage(data=data, next_cursor=nxt)
+
+
+@router.get("/v1/conversations/{call_id}", response_model=Conversation, tags=["conversations"])
+async def get_conversation(call_id: uuid.UUID, org: Org, svc: Svc) -> Conversation:
+    return await read.get_conversation(svc.db, org.org_id, call_id)
+
+
+@router.get("/v1/conversations/{call_id}/transcript", response_model=list[TranscriptTurn], tags=["conversations"])
+async def get_transcript(call_id: uuid.UUID, org: Org, svc: Svc) -> list[TranscriptTurn]:
+    return await read.get_transcript(svc.db, org.org_id, call_id)
+
+
+@router.get(
+    "/v1/conversations/{call_id}/recording",
+    tags=["conversations"],
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}}}, 404: {"description": "no recording"}},
+)
+async def get_recording(call_id: uuid.UUID, org: Org, svc: Svc) -> FileResponse:
+    row = await read.call_row(svc.db, org.org_id, call_id)
+    if not row.recording_path:
+        raise NotFound("this conversation has no recording")
+    path = Path(row.recording_path)
+    if not path.is_absolute():
+        path = svc.settings.data_dir / path
+    if not path.is_file():
+        raise NotFound("the recording file is missing")
+    return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")

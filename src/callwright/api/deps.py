@@ -1,0 +1,50 @@
+"""FastAPI dependencies: the app's shared services and the caller's organization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from callwright.services.calls import CallService
+from callwright.services.orgs import KeyVerifier, Principal
+from callwright.settings import Settings
+from callwright.store.db import Database
+
+
+@dataclass
+class Services:
+    """Everything a request handler may use; built once in the app's lifespan."""
+
+    settings: Settings
+    db: Database
+    keys: KeyVerifier
+    calls: CallService
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cw_live_...`")
+
+
+async def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`",
+                            headers={"WWW-Authenticate": "Bearer"})
+    services = get_services(request)
+    principal = await services.keys.verify(credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+Svc = Annotated[Services, Depends(get_services)]
+Org = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,123 @@
+"""The FastAPI application factory; the lifespan wires the store, the key verifier and the workers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.requests import Request
+
+from callwright import __version__
+from callwright.api import agents, calls, compat, contacts, dnc, errors, system
+from callwright.api.deps import Services
+from callwright.observability import HTTP_REQUESTS
+from callwright.services import orgs
+from callwright.services.calls import CallService
+from callwright.services.dispatch import CallQueue, NoDialer
+from callwright.settings import Settings, get_settings
+from callwright.store.db import Database
+
+log = logging.getLogger("callwright")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _Metrics:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware on the hot path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], path, str(status[0])).observe(time.perf_counter() - start)
+
+
+async def bootstrap_key(db: Database) -> str | None:
+    """On a brand-new install, make one key so a newcomer can start at once."""
+    if await orgs.count_keys(db) > 0:
+        return None
+    new = await orgs.create_key(db, "default", "bootstrap")
+    return new.key
+
+
+def create_app(settings: Settings | None = None, queue: CallQueue | None = None, *, voice: bool = True) -> FastAPI:
+    """Build the app. ``voice`` starts the dialer and media endpoint runtime in this process."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        await db.migrate()
+        runtime = None
+        call_queue: CallQueue = queue or NoDialer()
+        if voice and queue is None:
+            from callwright.runtime import VoiceRuntime
+
+            runtime = VoiceRuntime(settings, db)
+            call_queue = runtime.queue
+        app.state.services = Services(
+            settings=settings, db=db, keys=orgs.KeyVerifier(db, settings.api_key_cache_s),
+            calls=CallService(db, call_queue, settings.default_country),
+        )
+        app.state.runtime = runtime
+        if settings.bootstrap_key:
+            key = await bootstrap_key(db)
+            if key:
+                print(f"\nNo API key existed, so one was created for organization 'default'.\n"
+                      f"It is shown only this once; keep it:\n\n    {key}\n", flush=True)
+        if runtime is not None:
+            await runtime.start(app)
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                await runtime.stop()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Callwright",
+        version=__version__,
+        description="Self-hostable platform for AI phone calls. Every `/v1` route needs `Authorization: Bearer <key>`.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": list(e.get("loc", [])), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    errors.install(app)
+    for router in (system.router, agents.router, contacts.router, calls.router, compat.router, dnc.router):
+        app.include_router(router)
+    app.add_middleware(_Metrics)
+    return app
+

@@ -1,0 +1,248 @@
+"""An agent's configuration: every field of API.md, validated, with defaults."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+
+from callwright.domain.common import Out, Strict, UtcDatetime
+from callwright.templating import validate_template
+
+
+def _check_template(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    error = validate_template(value)
+    if error:
+        raise ValueError(f"{field} is not a valid template: {error}")
+    return value
+
+
+class LlmDialogue(Strict):
+    engine: Literal["llm"]
+    model: str = Field(default="gpt-4o-mini", description="Model name on the OpenAI-compatible server.")
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    base_url: AnyHttpUrl | None = Field(default=None, description="OpenAI-compatible endpoint.")
+    max_tokens: int = Field(default=300, ge=1, le=4096)
+
+
+class FlowDialogueConfig(Strict):
+    engine: Literal["flow"]
+    flow: dict[str, Any]
+
+    @field_validator("flow")
+    @classmethod
+    def _valid_flow(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from callwright.dialogue.flow_model import Flow
+
+        Flow.model_validate(value)
+        return value
+
+
+Dialogue = Annotated[LlmDialogue | FlowDialogueConfig, Field(discriminator="engine")]
+
+
+class Voice(Strict):
+    provider: Literal["espeak", "elevenlabs", "openai", "tone"] = "espeak"
+    voice_id: str = "en-us"
+    speed: float = Field(default=1.0, ge=0.5, le=2.0)
+
+
+class TranscriberConfig(Strict):
+    provider: Literal["pocketsphinx", "deepgram", "openai", "scripted"] = "pocketsphinx"
+    language: str = "en-US"
+    hints: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=200)
+
+
+class Tool(Strict):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    description: str = ""
+    type: Literal["webhook", "end_call", "transfer"] = "webhook"
+    url: AnyHttpUrl | None = None
+    method: Literal["GET", "POST"] = "POST"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: float = Field(default=10, gt=0, le=30)
+    transfer_to: str | None = None
+
+
+class TurnTaking(Strict):
+    endpointing_ms: int = Field(default=500, ge=100, le=5000)
+    allow_interruptions: bool = True
+    interruption_min_words: int = Field(default=1, ge=0, le=20)
+
+
+class VoicemailConfig(Strict):
+    action: Literal["hangup", "leave_message"] = "hangup"
+    message: str | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        return _check_template(v, "voicemail.message")
+
+    @model_validator(mode="after")
+    def _message_needed(self) -> VoicemailConfig:
+        if self.action == "leave_message" and not self.message:
+            raise ValueError("voicemail.message is required when action is leave_message")
+        return self
+
+
+ResultType = Literal["string", "number", "boolean", "enum", "date"]
+
+
+class ResultField(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    type: ResultType = "string"
+    description: str = ""
+    enum: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _enum_needed(self) -> ResultField:
+        if self.type == "enum" and not self.enum:
+            raise ValueError("an enum result needs a non-empty `enum` list")
+        return self
+
+
+class AnalysisPlan(Strict):
+    summary: bool = True
+    sentiment: bool = True
+    success_criteria: str | None = None
+    results: list[ResultField] = Field(default_factory=list)
+
+
+RetryOutcome = Literal["no_answer", "busy", "voicemail", "failed"]
+
+
+_DEFAULT_RETRY_ON: tuple[RetryOutcome, ...] = ("no_answer", "busy", "failed")
+
+
+class RetryPolicy(Strict):
+    max_attempts: int = Field(default=1, ge=1, le=10)
+    on: list[RetryOutcome] = Field(default_factory=lambda: list(_DEFAULT_RETRY_ON))
+    backoff_minutes: list[Annotated[float, Field(ge=0, le=7 * 24 * 60)]] = Field(
+        default_factory=lambda: [30.0, 120.0]
+    )
+
+
+class DynamicContextAuth(Strict):
+    type: Literal["bearer", "basic", "header", "none"] = "none"
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    header_name: str | None = None
+    header_value: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> DynamicContextAuth:
+        if self.type == "bearer" and not self.token:
+            raise ValueError("bearer auth needs `token`")
+        if self.type == "basic" and (self.username is None or self.password is None):
+            raise ValueError("basic auth needs `username` and `password`")
+        if self.type == "header" and not (self.header_name and self.header_value is not None):
+            raise ValueError("header auth needs `header_name` and `header_value`")
+        return self
+
+
+class DynamicContext(Strict):
+    enabled: bool = False
+    url: AnyHttpUrl | None = None
+    auth: DynamicContextAuth = Field(default_factory=DynamicContextAuth)
+    timeout_s: float = Field(default=10.0, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _url_needed(self) -> DynamicContext:
+        if self.enabled and self.url is None:
+            raise ValueError("dynamic_context.url is required when enabled")
+        return self
+
+
+class PhoneConfig(Strict):
+    provider: Literal["simulator", "twilio"] = "simulator"
+    from_number: str | None = None
+
+    @field_validator("from_number")
+    @classmethod
+    def _e164(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from callwright.services.phones import to_e164
+
+        return to_e164(v, None)
+
+
+class WebhookTargetIn(Strict):
+    url: AnyHttpUrl
+    events: list[str] = Field(default_factory=lambda: ["call.started", "call.ended", "call.analyzed", "call.failed"])
+    include_transcript: bool = True
+    include_recording: bool = False
+    secret: str | None = None
+
+
+class AgentSettings(Strict):
+    """Everything but the name; this is what a version freezes."""
+
+    language: str = Field(default="en-US", max_length=20)
+    prompt: str = Field(default="", max_length=64 * 1024)
+    first_message: str | None = Field(default=None, max_length=8 * 1024)
+    dialogue: Dialogue | None = None
+    voice: Voice = Field(default_factory=Voice)
+    transcriber: TranscriberConfig = Field(default_factory=TranscriberConfig)
+    tools: list[Tool] = Field(default_factory=list, max_length=64)
+    turn_taking: TurnTaking = Field(default_factory=TurnTaking)
+    max_duration_s: int = Field(default=600, ge=10, le=4 * 3600)
+    end_call_after_silence_s: int = Field(default=20, ge=3, le=600)
+    voicemail: VoicemailConfig = Field(default_factory=VoicemailConfig)
+    analysis: AnalysisPlan = Field(default_factory=AnalysisPlan)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    dynamic_context: DynamicContext = Field(default_factory=DynamicContext)
+    phone: PhoneConfig = Field(default_factory=PhoneConfig)
+
+    @field_validator("prompt", "first_message")
+    @classmethod
+    def _templates(cls, v: str | None) -> str | None:
+        return _check_template(v, "template")
+
+
+class AgentCreate(AgentSettings):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class AgentUpdate(Strict):
+    """PATCH body: every field optional; the merge is validated as a whole."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    language: str | None = None
+    prompt: str | None = None
+    first_message: str | None = None
+    dialogue: dict[str, Any] | None = None
+    voice: dict[str, Any] | None = None
+    transcriber: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    turn_taking: dict[str, Any] | None = None
+    max_duration_s: int | None = None
+    end_call_after_silence_s: int | None = None
+    voicemail: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = None
+    retry: dict[str, Any] | None = None
+    dynamic_context: dict[str, Any] | None = None
+    phone: dict[str, Any] | None = None
+
+
+class AgentOut(AgentSettings):
+    model_config = Out.model_config
+    id: str
+    version_id: str
+    version: int
+    name: str
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    archived: bool = False
+
+
+class AgentVersionOut(Out):
+    id: str
+    agent_id: str
+    version: int
+    config: dict[str, Any]
+    created_at: UtcDatetime

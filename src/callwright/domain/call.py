@@ -1,0 +1,199 @@
+"""Call requests (canonical and seed forms) and the conversation record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field, field_validator, model_validator
+
+from callwright.domain.common import Out, Strict, UtcDatetime
+from callwright.domain.contact import COUNTRY_PATTERN, ContactIn
+
+CallStatus = Literal[
+    "scheduled", "queued", "dialing", "ringing", "in_progress",
+    "completed", "no_answer", "busy", "failed", "voicemail", "canceled",
+]
+TERMINAL_STATUSES: frozenset[str] = frozenset(
+    {"completed", "no_answer", "busy", "failed", "voicemail", "canceled"}
+)
+LIVE_STATUSES: frozenset[str] = frozenset({"dialing", "ringing", "in_progress"})
+
+Context = str | dict[str, Any]
+
+
+class RetryContext(Strict):
+    collected_data: dict[str, Any] = Field(default_factory=dict)
+    opening_message: str | None = Field(default=None, max_length=8 * 1024)
+    language: str | None = Field(default=None, max_length=20)
+    stage_id: str | None = Field(default=None, max_length=200)
+    previous_call_id: UUID | None = None
+
+
+class CallFields(Strict):
+    """Per-call fields; seed 000 nests these in a ``call`` object."""
+
+    context: Context | None = None
+    first_message: str | None = Field(default=None, max_length=8 * 1024)
+    call_source: str | None = Field(default=None, min_length=1, max_length=200)
+    metadata: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = None
+    retry_context: RetryContext | None = None
+    scheduled_for: datetime | None = None
+    from_number: str | None = Field(default=None, max_length=100)
+
+
+class CallCreate(CallFields):
+    """``POST /v1/calls``. Exactly one of ``to``, ``contact``, ``contact_id`` names the callee;
+    ``lead`` / ``lead_id`` (seed 000) stand for ``contact`` / ``contact_id``."""
+
+    agent_id: UUID | None = None
+    to: str | None = Field(default=None, min_length=1, max_length=100)
+    contact: ContactIn | None = None
+    contact_id: UUID | str | None = Field(default=None, description="A contact's UUID or external_id.")
+    country_code: str | None = Field(default=None, pattern=COUNTRY_PATTERN)
+    update_existing: bool = False
+    medium: Literal["phone", "web"] = "phone"
+    simulated_callee: dict[str, Any] | None = None
+    call: CallFields | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_aliases(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for alias, name in (("lead", "contact"), ("lead_id", "contact_id")):
+            if alias in data:
+                if name in data:
+                    raise ValueError(f"give either {alias!r} or {name!r}, not both")
+                data[name] = data.pop(alias)
+        cid = data.get("contact_id")
+        if isinstance(cid, int) and not isinstance(cid, bool):
+            data["contact_id"] = str(cid)
+        return data
+
+    @model_validator(mode="after")
+    def _one_callee(self) -> CallCreate:
+        given = [n for n in ("to", "contact", "contact_id") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "name the callee with exactly one of `to`, `contact` (or `lead`), `contact_id` "
+                f"(or `lead_id`); got {', '.join(given) or 'none'}"
+            )
+        if self.call is not None:
+            for name in CallFields.model_fields:
+                nested = getattr(self.call, name)
+                if nested is None:
+                    continue
+                if getattr(self, name) is not None:
+                    raise ValueError(f"`{name}` is given both at the top level and in `call`")
+                setattr(self, name, nested)
+            self.call = None
+        return self
+
+    @field_validator("scheduled_for", check_fields=False)
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        from datetime import UTC
+
+        if v is not None and v.tzinfo is None:
+            return v.replace(tzinfo=UTC)
+        return v
+
+
+class TranscriptTurn(Out):
+    role: Literal["agent", "user"]
+    text: str
+    start_ms: int
+    end_ms: int
+    interrupted: bool = False
+
+
+class Conversation(Out):
+    id: str
+    trace_id: str
+    agent_id: str
+    agent_version_id: str
+    contact_id: str | None
+    campaign_id: str | None
+    direction: Literal["outbound", "inbound"]
+    medium: Literal["phone", "web"]
+    from_: str | None = Field(alias="from", serialization_alias="from")
+    to: str | None
+    status: CallStatus
+    end_reason: str | None
+    call_source: str
+    metadata: dict[str, Any]
+    variables: dict[str, Any]
+    context: Context | None
+    first_message: str | None
+    prompt: str | None
+    retry_context: dict[str, Any] | None
+    transcript: list[TranscriptTurn]
+    results: dict[str, Any]
+    analysis: dict[str, Any] | None
+    recording_url: str | None
+    error: str | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    scheduled_for: UtcDatetime | None
+    started_at: UtcDatetime | None
+    answered_at: UtcDatetime | None
+    ended_at: UtcDatetime | None
+    duration_ms: int | None
+    attempt: int
+    retry_of: str | None
+    latency: dict[str, Any] | None
+
+
+class ConversationPage(Out):
+    data: list[Conversation]
+    next_cursor: str | None
+
+
+class CompatSeed004Call(Strict):
+    """Seed 004: ``POST /ai/phone-calls/action/call``."""
+
+    numberToCall: str = Field(min_length=1, max_length=100)
+    updateExisting: bool = False
+    firstName: str | None = Field(default=None, max_length=200)
+    lastName: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    metadata: dict[str, Any] | None = None
+    promptTags: dict[str, Any] | None = None
+    contactUuid: UUID | None = None
+    aiSettingsTemplateId: UUID | None = None
+    countryCode: str | None = Field(default=None, min_length=2, max_length=2, pattern=COUNTRY_PATTERN)
+
+
+class CallParameter(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    value: Any = None
+
+
+class CompatSeed002Call(Strict):
+    """Seed 002: ``POST /v1/call`` with a ``parameters`` list."""
+
+    agent_id: UUID
+    parameters: list[CallParameter] = Field(default_factory=list)
+    retry_context: RetryContext | None = None
+    metadata: dict[str, Any] | None = None
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+    scheduled_for: datetime | None = None
+
+    @field_validator("scheduled_for")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        from datetime import UTC
+
+        if v is not None and v.tzinfo is None:
+            return v.replace(tzinfo=UTC)
+        return v
+
+
+class CompatSeed002Response(Out):
+    status: Literal["initiated", "scheduled"]
+    conversation_id: str
+    trace_id: str

@@ -1,0 +1,180 @@
+"""Agents and their immutable versions: every change is a new version; calls pin the one they used."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import Row
+
+from callwright.domain.agent import AgentCreate, AgentOut, AgentSettings, AgentUpdate, AgentVersionOut
+from callwright.services.errors import InvalidInput, NotFound
+from callwright.services.pagination import MAX_LIMIT, encode_cursor, newest_first
+from callwright.store.db import Database
+from callwright.store.tables import agent_versions, agents
+from callwright.store.types import utcnow
+
+
+@dataclass(frozen=True)
+class AgentVersion:
+    """What a call runs with: the agent frozen at one version."""
+
+    agent_id: uuid.UUID
+    version_id: uuid.UUID
+    name: str
+    settings: AgentSettings
+
+
+def _out(row: Row[Any]) -> AgentOut:
+    return AgentOut(
+        id=str(row.id), version_id=str(row.version_id), version=row.version, name=row.name,
+        created_at=row.created_at, updated_at=row.updated_at, archived=row.archived_at is not None,
+        **row.config,
+    )
+
+
+def _config(settings: AgentSettings) -> dict[str, Any]:
+    return settings.model_dump(mode="json")
+
+
+async def create_agent(db: Database, org_id: uuid.UUID, body: AgentCreate) -> AgentOut:
+    now = utcnow()
+    agent_id, version_id = uuid.uuid4(), uuid.uuid4()
+    config = _config(AgentSettings.model_validate(body.model_dump(exclude={"name"})))
+    async with db.tx() as conn:
+        await conn.execute(
+            agents.insert().values(
+                id=agent_id, org_id=org_id, name=body.name, version_id=version_id, version=1,
+                config=config, created_at=now, updated_at=now,
+            )
+        )
+        await conn.execute(
+            agent_versions.insert().values(
+                id=version_id, agent_id=agent_id, org_id=org_id, version=1,
+                config={"name": body.name, **config}, created_at=now,
+            )
+        )
+    return await get_agent(db, org_id, agent_id)
+
+
+async def _row(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> Row[Any]:
+    async with db.read() as conn:
+        row = (
+            await conn.execute(sa.select(agents).where(agents.c.id == agent_id, agents.c.org_id == org_id))
+        ).first()
+    if row is None:
+        raise NotFound("agent not found")
+    return row
+
+
+async def get_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> AgentOut:
+    return _out(await _row(db, org_id, agent_id))
+
+
+async def list_agents(
+    db: Database, org_id: uuid.UUID, limit: int, cursor: str | None, include_archived: bool = False
+) -> tuple[list[AgentOut], str | None]:
+    limit = min(max(limit, 1), MAX_LIMIT)
+    conds = [agents.c.org_id == org_id, *newest_first(agents, cursor)]
+    if not include_archived:
+        conds.append(agents.c.archived_at.is_(None))
+    q = sa.select(agents).where(*conds).order_by(agents.c.created_at.desc(), agents.c.id.desc()).limit(limit + 1)
+    async with db.read() as conn:
+        rows = (await conn.execute(q)).all()
+    nxt = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    return [_out(r) for r in rows[:limit]], nxt
+
+
+async def update_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, body: AgentUpdate) -> AgentOut:
+    row = await _row(db, org_id, agent_id)
+    if row.archived_at is not None:
+        raise NotFound("agent not found")
+    changes = body.model_dump(exclude_unset=True)
+    name = changes.pop("name", None) or row.name
+    merged = {**row.config, **changes}
+    try:
+        settings = AgentSettings.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(["body", *err["loc"]], err["msg"], err["type"]) from exc
+    now = utcnow()
+    version_id = uuid.uuid4()
+    config = _config(settings)
+    async with db.tx() as conn:
+        result = await conn.execute(
+            agents.update()
+            .where(agents.c.id == agent_id, agents.c.org_id == org_id, agents.c.version == row.version)
+            .values(name=name, version_id=version_id, version=row.version + 1, config=config, updated_at=now)
+        )
+        if result.rowcount != 1:
+            from callwright.services.errors import Conflict
+
+            raise Conflict("the agent changed while this update was applied; retry")
+        await conn.execute(
+            agent_versions.insert().values(
+                id=version_id, agent_id=agent_id, org_id=org_id, version=row.version + 1,
+                config={"name": name, **config}, created_at=now,
+            )
+        )
+    return await get_agent(db, org_id, agent_id)
+
+
+async def archive_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> None:
+    await _row(db, org_id, agent_id)
+    async with db.tx() as conn:
+        await conn.execute(
+            agents.update()
+            .where(agents.c.id == agent_id, agents.c.org_id == org_id, agents.c.archived_at.is_(None))
+            .values(archived_at=utcnow())
+        )
+
+
+async def list_versions(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> list[AgentVersionOut]:
+    await _row(db, org_id, agent_id)
+    q = (
+        sa.select(agent_versions)
+        .where(agent_versions.c.agent_id == agent_id, agent_versions.c.org_id == org_id)
+        .order_by(agent_versions.c.version.desc())
+    )
+    async with db.read() as conn:
+        rows = (await conn.execute(q)).all()
+    return [
+        AgentVersionOut(id=str(r.id), agent_id=str(r.agent_id), version=r.version, config=r.config,
+                        created_at=r.created_at)
+        for r in rows
+    ]
+
+
+async def current_version(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID | None) -> AgentVersion | None:
+    """The live version of an agent, or of the organization's default agent (its oldest active one)."""
+    q = sa.select(agents).where(agents.c.org_id == org_id, agents.c.archived_at.is_(None))
+    q = q.where(agents.c.id == agent_id) if agent_id else q.order_by(agents.c.created_at, agents.c.id).limit(1)
+    async with db.read() as conn:
+        row = (await conn.execute(q)).first()
+    if row is None:
+        return None
+    return AgentVersion(
+        agent_id=row.id, version_id=row.version_id, name=row.name,
+        settings=AgentSettings.model_validate(row.config),
+    )
+
+
+async def version_by_id(db: Database, org_id: uuid.UUID, version_id: uuid.UUID) -> AgentVersion:
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(agent_versions).where(
+                    agent_versions.c.id == version_id, agent_versions.c.org_id == org_id
+                )
+            )
+        ).first()
+    if row is None:
+        raise NotFound("agent version not found")
+    config = dict(row.config)
+    name = config.pop("name", "")
+    return AgentVersion(
+        agent_id=row.agent_id, version_id=row.id, name=name, settings=AgentSettings.model_validate(config)
+    )

@@ -1,0 +1,251 @@
+"""Creating and cancelling calls. A call row is written ``queued`` (or ``scheduled``) and the
+dialer is woken through the ``CallQueue`` seam; everything after that belongs to the voice side."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callwright.domain.call import LIVE_STATUSES, TERMINAL_STATUSES, CallCreate, Conversation
+from callwright.domain.contact import ContactIn
+from callwright.services import agents as agent_service
+from callwright.services import contacts as contact_service
+from callwright.services import dnc
+from callwright.services.conversations import call_row, conversation_out
+from callwright.services.dispatch import CallQueue
+from callwright.services.errors import Conflict, InvalidInput, NotFound
+from callwright.services.render import render_call_texts
+from callwright.store.db import Database
+from callwright.store.tables import calls, idempotency_keys
+from callwright.store.types import utcnow
+
+
+@dataclass
+class NewCall:
+    """A call request after its public form (canonical, seed 000, 002 or 004) is unpacked."""
+
+    agent_id: uuid.UUID | None
+    to: str | None = None
+    contact: ContactIn | None = None
+    contact_ref: str | None = None
+    country_code: str | None = None
+    update_existing: bool = False
+    from_number: str | None = None
+    context: str | dict[str, Any] | None = None
+    first_message: str | None = None
+    call_source: str = "api"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    retry_context: dict[str, Any] | None = None
+    scheduled_for: datetime | None = None
+    medium: str = "phone"
+    direction: str = "outbound"
+    simulated_callee: dict[str, Any] | None = None
+    campaign_id: uuid.UUID | None = None
+    attempt: int = 1
+    retry_of: uuid.UUID | None = None
+    loc_to: tuple[str | int, ...] = ("body", "to")
+    loc_agent: tuple[str, ...] = ("body", "agent_id")
+    loc_contact: tuple[str, ...] = ("body", "contact_id")
+
+
+def from_canonical(body: CallCreate) -> NewCall:
+    return NewCall(
+        agent_id=body.agent_id, to=body.to, contact=body.contact,
+        contact_ref=str(body.contact_id) if body.contact_id is not None else None,
+        country_code=body.country_code, update_existing=body.update_existing, from_number=body.from_number,
+        context=body.context, first_message=body.first_message, call_source=body.call_source or "api",
+        metadata=body.metadata or {}, variables=body.variables or {},
+        retry_context=body.retry_context.model_dump(mode="json") if body.retry_context else None,
+        scheduled_for=body.scheduled_for, medium=body.medium, simulated_callee=body.simulated_callee,
+    )
+
+
+def request_fingerprint(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def new_trace_id() -> str:
+    """A W3C/OpenTelemetry trace ID: 16 random bytes as 32 hex digits, never all zero."""
+    while True:
+        value = secrets.token_hex(16)
+        if value.strip("0"):
+            return value
+
+
+class CallService:
+    def __init__(self, db: Database, queue: CallQueue, default_region: str = "US") -> None:
+        self.db = db
+        self.queue = queue
+        self.default_region = default_region
+
+    async def create(
+        self, org_id: uuid.UUID, req: NewCall, *, idempotency_key: str | None = None, fingerprint: str = ""
+    ) -> Conversation:
+        if idempotency_key:
+            replay = await self._replay(org_id, idempotency_key, fingerprint)
+            if replay is not None:
+                return replay
+        version = await agent_service.current_version(self.db, org_id, req.agent_id)
+        if version is None:
+            if req.agent_id is None:
+                raise InvalidInput(
+                    list(req.loc_agent), "agent_id is required: this organization has no active agent yet"
+                )
+            raise InvalidInput(list(req.loc_agent), f"no active agent with id {req.agent_id}")
+        settings = version.settings
+        self._check_simulated_callee(req, settings.phone.provider)
+        from_number = req.from_number or settings.phone.from_number
+        if req.from_number:
+            from_number = contact_service.parse_number(
+                req.from_number, None, ["body", "from_number"], self.default_region
+            )
+        now = utcnow()
+        call_id = uuid.uuid4()
+        try:
+            async with self.db.tx() as conn:
+                contact = await self._resolve_contact(conn, org_id, req)
+                to_number = (
+                    contact_service.parse_number(req.to, req.country_code, list(req.loc_to), self.default_region)
+                    if req.to
+                    else contact.phone_number
+                )
+                if await dnc.is_listed(conn, org_id, to_number):
+                    raise Conflict(f"{to_number} is on the do-not-call list")
+                texts = render_call_texts(
+                    settings=settings, agent_id=version.agent_id, contact=contact, to_number=to_number,
+                    from_number=from_number, direction=req.direction, medium=req.medium,
+                    call_variables=req.variables, call_context=req.context, first_message=req.first_message,
+                    retry_context=req.retry_context, now=now,
+                )
+                future = req.scheduled_for is not None and req.scheduled_for > now + timedelta(seconds=1)
+                status = "scheduled" if future else "queued"
+                values = dict(
+                    id=call_id, org_id=org_id, trace_id=new_trace_id(), agent_id=version.agent_id,
+                    agent_version_id=version.version_id, contact_id=contact.id, campaign_id=req.campaign_id,
+                    direction=req.direction, medium=req.medium, from_number=from_number, to_number=to_number,
+                    status=status, call_source=req.call_source, metadata=req.metadata,
+                    variables=texts.variables, context=req.context, first_message=texts.first_message,
+                    prompt=texts.prompt, retry_context=req.retry_context, simulated_callee=req.simulated_callee,
+                    transcript=[], results={}, attempt=req.attempt, retry_of=req.retry_of,
+                    scheduled_for=req.scheduled_for or now, created_at=now, updated_at=now,
+                )
+                await conn.execute(calls.insert().values(**values))
+                row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
+                out = conversation_out(row)
+                if idempotency_key:
+                    await conn.execute(
+                        idempotency_keys.insert().values(
+                            org_id=org_id, key=idempotency_key, request_hash=fingerprint, status_code=201,
+                            response=out.model_dump(mode="json", by_alias=True), created_at=now,
+                        )
+                    )
+        except IntegrityError:
+            if idempotency_key:
+                replay = await self._replay(org_id, idempotency_key, fingerprint)
+                if replay is not None:
+                    return replay
+            raise
+        if status == "queued":
+            await self.queue.call_ready(call_id)
+        return out
+
+    def _check_simulated_callee(self, req: NewCall, provider: str) -> None:
+        if req.simulated_callee is None:
+            return
+        if provider != "simulator":
+            raise InvalidInput(
+                ["body", "simulated_callee"],
+                f"simulated_callee is only accepted when the agent's phone.provider is simulator (it is {provider})",
+            )
+        from pydantic import ValidationError
+
+        from callwright.telephony.simulator.behavior import SimulatedCallee
+
+        try:
+            SimulatedCallee.model_validate(req.simulated_callee)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise InvalidInput(["body", "simulated_callee", *err["loc"]], err["msg"], err["type"]) from exc
+
+    async def _resolve_contact(self, conn: AsyncConnection, org_id: uuid.UUID, req: NewCall) -> Row[Any]:
+        if req.contact_ref is not None:
+            row = None
+            try:
+                row = await contact_service.by_id(conn, org_id, uuid.UUID(req.contact_ref))
+            except ValueError:
+                pass
+            if row is None:
+                row = await contact_service.by_external_id(conn, org_id, req.contact_ref)
+            if row is None:
+                raise InvalidInput(list(req.loc_contact), f"no contact with id or external_id {req.contact_ref!r}")
+            if req.update_existing and req.contact is not None:
+                fields = req.contact.model_dump(exclude_unset=True, exclude={"phone_number"})
+                if fields:
+                    row = await contact_service.upsert(conn, org_id, row.phone_number, req.contact, True)
+            return row
+        if req.contact is not None:
+            loc: list[str | int] = list(req.loc_to) if req.to else ["body", "contact", "phone_number"]
+            raw = req.to or req.contact.phone_number
+            e164 = contact_service.parse_number(raw, req.country_code, loc, self.default_region)
+            return await contact_service.upsert(conn, org_id, e164, req.contact, req.update_existing)
+        if req.to is None:
+            raise InvalidInput(list(req.loc_to), "a phone number to call is required")
+        e164 = contact_service.parse_number(req.to, req.country_code, list(req.loc_to), self.default_region)
+        return await contact_service.upsert(conn, org_id, e164, None, False)
+
+    async def _replay(self, org_id: uuid.UUID, key: str, fingerprint: str) -> Conversation | None:
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(idempotency_keys).where(
+                        idempotency_keys.c.org_id == org_id, idempotency_keys.c.key == key
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        if row.request_hash != fingerprint:
+            raise Conflict("this Idempotency-Key was already used with a different request body")
+        return Conversation.model_validate(row.response)
+
+    async def cancel(self, org_id: uuid.UUID, call_id: uuid.UUID) -> Conversation:
+        row = await call_row(self.db, org_id, call_id)
+        if row.status in TERMINAL_STATUSES:
+            raise Conflict(f"the call already ended ({row.status})")
+        now = utcnow()
+        async with self.db.tx() as conn:
+            result = await conn.execute(
+                calls.update()
+                .where(calls.c.id == call_id, calls.c.org_id == org_id, calls.c.status.in_(["scheduled", "queued"]))
+                .values(status="canceled", end_reason="canceled", ended_at=now, updated_at=now)
+            )
+        if result.rowcount != 1:
+            row = await call_row(self.db, org_id, call_id)
+            if row.status in LIVE_STATUSES:
+                from callwright.services.live_calls import request_hangup
+
+                await request_hangup(self.db, row)
+            elif row.status in TERMINAL_STATUSES:
+                raise Conflict(f"the call already ended ({row.status})")
+        return conversation_out(await call_row(self.db, org_id, call_id))
+
+
+async def purge_idempotency_keys(db: Database, ttl_s: int) -> int:
+    cutoff = utcnow() - timedelta(seconds=ttl_s)
+    async with db.tx() as conn:
+        result = await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.created_at < cutoff))
+    return int(result.rowcount or 0)
+
+
+__all__ = ["CallService", "NewCall", "NotFound", "from_canonical", "request_fingerprint"]

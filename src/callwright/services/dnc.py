@@ -1,0 +1,66 @@
+"""The do-not-call list: a listed number is never dialed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callwright.services.contacts import parse_number
+from callwright.services.errors import NotFound
+from callwright.store.db import Database
+from callwright.store.tables import dnc_numbers
+from callwright.store.types import utcnow
+
+
+async def is_listed(conn: AsyncConnection, org_id: uuid.UUID, e164: str) -> bool:
+    q = sa.select(dnc_numbers.c.phone_number).where(
+        dnc_numbers.c.org_id == org_id, dnc_numbers.c.phone_number == e164
+    )
+    return (await conn.execute(q)).first() is not None
+
+
+def _out(row: Any) -> dict[str, Any]:
+    return {"phone_number": row.phone_number, "reason": row.reason, "created_at": row.created_at}
+
+
+async def add(db: Database, org_id: uuid.UUID, raw: str, reason: str | None, region: str) -> dict[str, Any]:
+    e164 = parse_number(raw, None, ["body", "phone_number"], region)
+    async with db.tx() as conn:
+        existing = (
+            await conn.execute(
+                sa.select(dnc_numbers).where(dnc_numbers.c.org_id == org_id, dnc_numbers.c.phone_number == e164)
+            )
+        ).first()
+        if existing is not None:
+            if reason is not None:
+                await conn.execute(
+                    dnc_numbers.update()
+                    .where(dnc_numbers.c.org_id == org_id, dnc_numbers.c.phone_number == e164)
+                    .values(reason=reason)
+                )
+            return {**_out(existing), "reason": reason if reason is not None else existing.reason}
+        now = utcnow()
+        await conn.execute(dnc_numbers.insert().values(org_id=org_id, phone_number=e164, reason=reason, created_at=now))
+    return {"phone_number": e164, "reason": reason, "created_at": now}
+
+
+async def remove(db: Database, org_id: uuid.UUID, raw: str, region: str) -> None:
+    e164 = parse_number(raw, None, ["path", "phone_number"], region)
+    async with db.tx() as conn:
+        result = await conn.execute(
+            dnc_numbers.delete().where(dnc_numbers.c.org_id == org_id, dnc_numbers.c.phone_number == e164)
+        )
+    if result.rowcount == 0:
+        raise NotFound("number is not on the do-not-call list")
+
+
+async def list_numbers(db: Database, org_id: uuid.UUID, limit: int, offset_number: str | None) -> list[dict[str, Any]]:
+    q = sa.select(dnc_numbers).where(dnc_numbers.c.org_id == org_id)
+    if offset_number:
+        q = q.where(dnc_numbers.c.phone_number > offset_number)
+    q = q.order_by(dnc_numbers.c.phone_number).limit(limit)
+    async with db.read() as conn:
+        return [_out(r) for r in (await conn.execute(q)).all()]

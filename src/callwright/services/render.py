@@ -1,0 +1,81 @@
+"""Render a call's first message and instructions from its composed variables."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from callwright.domain.agent import AgentSettings
+from callwright.services.variables import builtin_variables, compose_instructions, compose_variables
+from callwright.templating import render_safe
+
+
+@dataclass(frozen=True)
+class CallTexts:
+    variables: dict[str, Any]
+    first_message: str | None
+    prompt: str
+
+
+def contact_mapping(contact: Row[Any] | None) -> dict[str, Any] | None:
+    if contact is None:
+        return None
+    return {
+        "id": str(contact.id), "phone_number": contact.phone_number, "first_name": contact.first_name,
+        "last_name": contact.last_name, "email": contact.email, "external_id": contact.external_id,
+        "timezone": contact.timezone, "attributes": contact.attributes or {},
+    }
+
+
+def render_call_texts(
+    *,
+    settings: AgentSettings,
+    agent_id: uuid.UUID,
+    contact: Row[Any] | None,
+    to_number: str | None,
+    from_number: str | None,
+    direction: str,
+    medium: str,
+    call_variables: dict[str, Any],
+    call_context: str | dict[str, Any] | None,
+    first_message: str | None,
+    retry_context: dict[str, Any] | None,
+    now: datetime,
+    campaign: dict[str, Any] | None = None,
+    campaign_row: dict[str, Any] | None = None,
+    dynamic: dict[str, Any] | None = None,
+) -> CallTexts:
+    """Variables by precedence (API.md), then the greeting and the instructions rendered with them.
+
+    A retry's ``opening_message`` wins over the agent's greeting but not over an explicit one."""
+    tz = contact.timezone if contact is not None else None
+    variables = compose_variables(
+        builtins=builtin_variables(
+            agent_id=str(agent_id), direction=direction, medium=medium, agent_number=from_number,
+            contact_number=to_number, timezone=tz, now=now,
+        ),
+        contact=contact_mapping(contact),
+        campaign=campaign,
+        campaign_row=campaign_row,
+        dynamic=dynamic,
+        call_variables=call_variables,
+        call_context=call_context,
+    )
+    if retry_context and retry_context.get("collected_data"):
+        variables.setdefault("collected_data", retry_context["collected_data"])
+    template = first_message
+    if template is None and retry_context and retry_context.get("opening_message"):
+        template = retry_context["opening_message"]
+    if template is None:
+        template = settings.first_message
+    rendered_first = render_safe(template, variables) if template else None
+    prompt = compose_instructions(
+        render_safe(settings.prompt, variables) if settings.prompt else "",
+        (campaign or {}).get("context"),
+        call_context,
+    )
+    return CallTexts(variables=variables, first_message=rendered_first, prompt=prompt)

@@ -1,0 +1,58 @@
+"""Every knob of Callwright and its default, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process configuration. Each field maps to the env var ``CALLWRIGHT_<NAME>``,
+    except ``database_url`` which also answers to plain ``DATABASE_URL``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALLWRIGHT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./data/callwright.db",
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy async URL; SQLite file by default, postgresql+asyncpg://... for production.",
+    )
+    data_dir: Path = Field(default=Path("./data"), description="Where recordings and the SQLite file live.")
+    public_url: str = Field(
+        default="",
+        description="Base URL carriers and callers reach this server at; derived from host/port when empty.",
+    )
+    host: str = Field(default="127.0.0.1", description="Bind address for `callwright serve`.")
+    port: int = Field(default=8000, description="Bind port for `callwright serve`.")
+    broker: str = Field(
+        default="memory", description="Task broker: `memory` (in-process) or a redis:// URL."
+    )
+    run_workers: bool = Field(
+        default=True, description="Run background workers inside the API process (embedded mode)."
+    )
+    allow_private_urls: bool = Field(
+        default=False, description="Let customer URLs reach loopback/private addresses (dev and tests only)."
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
+    log_json: bool = Field(default=True, description="Structured JSON logs (one object per line).")
+    template_max_output: int = Field(default=256 * 1024, description="Rendered template size limit, bytes.")
+    idempotency_ttl_s: int = Field(default=24 * 3600, description="How long Idempotency-Key answers are kept.")
+    reconcile_interval_s: float = Field(
+        default=2.0, description="How often due and orphaned work is re-enqueued."
+    )
+    stream_token_ttl_s: int = Field(default=3600, description="Lifetime of a call's media-stream token.")
+    api_key_cache_s: float = Field(default=30.0, description="How long a verified API key is cached in memory.")
+    default_country: str = Field(default="US", description="Region for numbers given without a country code.")
+    bootstrap_key: bool = Field(
+        default=True, description="On first serve with no API key at all, create one and print it once."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,164 @@
+"""The schema, as SQLAlchemy Core tables. The database is the single source of truth."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from callwright.store.types import UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Uuid = sa.Uuid(as_uuid=True)
+Json = sa.JSON()
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, sa.ForeignKey("organizations.id"), nullable=False, index=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(24), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False, default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("version_id", Uuid, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("config", Json, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("archived_at", UTCDateTime, nullable=True),
+    sa.Index("ix_agents_org_created", "org_id", "created_at", "id"),
+)
+
+agent_versions = sa.Table(
+    "agent_versions",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("agent_id", Uuid, sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("org_id", Uuid, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("config", Json, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("agent_id", "version"),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("phone_number", sa.String(20), nullable=False),
+    sa.Column("first_name", sa.String(200), nullable=True),
+    sa.Column("last_name", sa.String(200), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("external_id", sa.String(200), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("attributes", Json, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("org_id", "phone_number"),
+    sa.Index("ix_contacts_org_created", "org_id", "created_at", "id"),
+)
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("trace_id", sa.String(32), nullable=False),
+    sa.Column("agent_id", Uuid, sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("agent_version_id", Uuid, nullable=False),
+    sa.Column("contact_id", Uuid, sa.ForeignKey("contacts.id"), nullable=True),
+    sa.Column("campaign_id", Uuid, nullable=True),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("medium", sa.String(16), nullable=False),
+    sa.Column("from_number", sa.String(20), nullable=True),
+    sa.Column("to_number", sa.String(20), nullable=True),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("end_reason", sa.String(64), nullable=True),
+    sa.Column("call_source", sa.String(200), nullable=False),
+    sa.Column("metadata", Json, nullable=False),
+    sa.Column("variables", Json, nullable=False),
+    sa.Column("context", Json, nullable=True),
+    sa.Column("first_message", sa.Text, nullable=True),
+    sa.Column("prompt", sa.Text, nullable=True),
+    sa.Column("retry_context", Json, nullable=True),
+    sa.Column("simulated_callee", Json, nullable=True),
+    sa.Column("transcript", Json, nullable=False),
+    sa.Column("results", Json, nullable=False),
+    sa.Column("analysis", Json, nullable=True),
+    sa.Column("latency", Json, nullable=True),
+    sa.Column("recording_path", sa.String(500), nullable=True),
+    sa.Column("provider_call_id", sa.String(100), nullable=True),
+    sa.Column("stream_token_hash", sa.String(64), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("retry_of", Uuid, nullable=True),
+    sa.Column("scheduled_for", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("answered_at", UTCDateTime, nullable=True),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+    sa.Column("duration_ms", sa.Integer, nullable=True),
+    sa.Index("ix_calls_org_created", "org_id", "created_at", "id"),
+    sa.Index("ix_calls_status_due", "status", "scheduled_for"),
+    sa.Index("ix_calls_org_agent", "org_id", "agent_id"),
+    sa.Index("ix_calls_org_contact", "org_id", "contact_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("org_id", Uuid, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", Json, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+dnc_numbers = sa.Table(
+    "dnc_numbers",
+    metadata,
+    sa.Column("org_id", Uuid, primary_key=True),
+    sa.Column("phone_number", sa.String(20), primary_key=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+chat_sessions = sa.Table(
+    "chat_sessions",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, nullable=False),
+    sa.Column("agent_id", Uuid, nullable=False),
+    sa.Column("agent_version_id", Uuid, nullable=False),
+    sa.Column("state", Json, nullable=False),
+    sa.Column("ended", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
