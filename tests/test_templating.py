@@ -99,6 +99,10 @@ def test_render_safe_drops_broken_tag_and_keeps_good_ones() -> None:
     assert text == "Hi Ann, welcome."
 
 
+def test_render_safe_drops_unclosed_tag() -> None:
+    assert render_safe("Hi {{ first_name }} {{ oops }, bye", {"first_name": "Ann"}) == "Hi Ann , bye"
+
+
 def test_render_safe_renders_normally_when_fine() -> None:
     assert render_safe("Hi {{ n||there }}", {}) == "Hi there"
 

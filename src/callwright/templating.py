@@ -505,8 +505,8 @@ class TemplateRenderer:
         """Render, or on failure log a warning and fall back to a best-effort text.
 
         The fallback keeps the plain text, renders each ``{{ }}`` expression on its own and
-        drops the ones that fail, and drops every ``{% %}``/``{# #}`` tag: speaking a broken tag
-        aloud is worse than leaving it out.
+        drops the ones that fail, and drops every ``{% %}``/``{# #}`` tag and unclosed tag:
+        speaking a broken tag aloud is worse than leaving it out.
         """
         try:
             return self.render(source, variables)
@@ -524,8 +524,9 @@ class TemplateRenderer:
                 except TemplateError:
                     continue
             elif not (token.startswith(("{%", "{#")) and token.endswith(("%}", "#}"))):
-                pieces.append(token)
-        return re.sub(r"[ \t]{2,}", " ", "".join(pieces))
+                # an unclosed tag: drop it up to a lone closing brace or the end of the line
+                pieces.append(re.sub(r"\{[{%#][^\n]*?(?:\}|$)", "", token, flags=re.MULTILINE))
+        return re.sub(r"[ \t]{2,}", " ", "".join(pieces)).strip()
 
     def validate(self, source: str) -> str | None:
         """The error message for a template that cannot compile, or ``None`` when it is fine."""
