@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from callwright import __version__
-from callwright.api import agents, calls, compat, contacts, dnc, errors, system
+from callwright.api import agents, calls, carrier, chat, compat, contacts, dnc, errors, system
 from callwright.api.deps import Services
 from callwright.observability import HTTP_REQUESTS
 from callwright.services import orgs
@@ -82,15 +82,20 @@ def create_app(settings: Settings | None = None, queue: CallQueue | None = None,
             runtime = VoiceRuntime(settings, db)
             call_queue = runtime.queue
         app.state.services = Services(
-            settings=settings, db=db, keys=orgs.KeyVerifier(db, settings.api_key_cache_s),
+            settings=settings,
+            db=db,
+            keys=orgs.KeyVerifier(db, settings.api_key_cache_s),
             calls=CallService(db, call_queue, settings.default_country),
         )
         app.state.runtime = runtime
         if settings.bootstrap_key:
             key = await bootstrap_key(db)
             if key:
-                print(f"\nNo API key existed, so one was created for organization 'default'.\n"
-                      f"It is shown only this once; keep it:\n\n    {key}\n", flush=True)
+                print(
+                    f"\nNo API key existed, so one was created for organization 'default'.\n"
+                    f"It is shown only this once; keep it:\n\n    {key}\n",
+                    flush=True,
+                )
         if runtime is not None:
             await runtime.start(app)
         try:
@@ -116,8 +121,16 @@ def create_app(settings: Settings | None = None, queue: CallQueue | None = None,
         return JSONResponse({"detail": detail}, status_code=422)
 
     errors.install(app)
-    for router in (system.router, agents.router, contacts.router, calls.router, compat.router, dnc.router):
+    for router in (
+        system.router,
+        agents.router,
+        contacts.router,
+        calls.router,
+        compat.router,
+        dnc.router,
+        carrier.router,
+        chat.router,
+    ):
         app.include_router(router)
     app.add_middleware(_Metrics)
     return app
-

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     stream_token_ttl_s: int = Field(default=3600, description="Lifetime of a call's media-stream token.")
     api_key_cache_s: float = Field(default=30.0, description="How long a verified API key is cached in memory.")
     default_country: str = Field(default="US", description="Region for numbers given without a country code.")
+    simulator_voice: str = Field(default="en-gb", description="espeak-ng voice of the simulated callee.")
+    simulator_ring_ms: float = Field(default=1000.0, description="How long a simulated phone rings before it answers.")
     bootstrap_key: bool = Field(
         default=True, description="On first serve with no API key at all, create one and print it once."
     )

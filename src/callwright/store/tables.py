@@ -113,6 +113,8 @@ calls = sa.Table(
     sa.Column("latency", Json, nullable=True),
     sa.Column("recording_path", sa.String(500), nullable=True),
     sa.Column("provider_call_id", sa.String(100), nullable=True),
+    sa.Column("answered_by", sa.String(40), nullable=True),
+    sa.Column("runner_id", sa.String(64), nullable=True),
     sa.Column("stream_token_hash", sa.String(64), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("attempt", sa.Integer, nullable=False),
@@ -161,4 +163,12 @@ chat_sessions = sa.Table(
     sa.Column("ended", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+runners = sa.Table(
+    "runners",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
 )

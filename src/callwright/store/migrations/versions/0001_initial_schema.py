@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-20 23:37:37.986758
+Create Date: 2026-11-20
 """
 
 from collections.abc import Sequence
@@ -56,6 +56,12 @@ def upgrade() -> None:
     sa.Column('created_at', callwright.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organizations')),
     sa.UniqueConstraint('name', name=op.f('uq_organizations_name'))
+    )
+    op.create_table('runners',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('started_at', callwright.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('heartbeat_at', callwright.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_runners'))
     )
     op.create_table('agents',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -146,6 +152,8 @@ def upgrade() -> None:
     sa.Column('latency', sa.JSON(), nullable=True),
     sa.Column('recording_path', sa.String(length=500), nullable=True),
     sa.Column('provider_call_id', sa.String(length=100), nullable=True),
+    sa.Column('answered_by', sa.String(length=40), nullable=True),
+    sa.Column('runner_id', sa.String(length=64), nullable=True),
     sa.Column('stream_token_hash', sa.String(length=64), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('attempt', sa.Integer(), nullable=False),
@@ -193,6 +201,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_agents_org_created')
 
     op.drop_table('agents')
+    op.drop_table('runners')
     op.drop_table('organizations')
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_idempotency_keys_created_at'))

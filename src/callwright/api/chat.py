@@ -1,0 +1,39 @@
+"""Text-mode conversation with an agent, for testing it without audio."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from callwright.api.deps import Org, Svc
+from callwright.domain.common import Strict
+from callwright.services import chat as service
+
+router = APIRouter(tags=["agents"])
+
+
+class ChatIn(Strict):
+    session_id: uuid.UUID | None = None
+    text: str = Field(default="", max_length=4000)
+    variables: dict[str, Any] | None = None
+    context: str | dict[str, Any] | None = None
+
+
+@router.post("/v1/agents/{agent_id}/chat")
+async def chat(agent_id: uuid.UUID, body: ChatIn, org: Org, svc: Svc) -> dict[str, Any]:
+    """Start (no ``session_id``) or continue a text conversation. The reply lists what the agent
+    said, what it expects next, and, once it ends, the outcome and results."""
+    reply = await service.chat(
+        svc.db,
+        org.org_id,
+        agent_id,
+        text=body.text,
+        session_id=body.session_id,
+        variables=body.variables,
+        context=body.context,
+    )
+    return asdict(reply)

@@ -1,0 +1,92 @@
+"""The background side of a process: broker, dialer, reconciler and the media sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from callwright.jobs.broker import BrokerCallQueue, broker
+from callwright.services import carriers
+from callwright.services.carriers import CarrierRegistry
+from callwright.services.dialer import Dialer
+from callwright.services.media_sessions import MediaSessions
+from callwright.services.reconciler import Reconciler
+from callwright.settings import Settings
+from callwright.store.db import Database
+from callwright.telephony.base import Carrier
+
+log = logging.getLogger("callwright.runtime")
+
+
+def default_carriers(settings: Settings) -> CarrierRegistry:
+    def simulator() -> Carrier:
+        from callwright.telephony.simulator.carrier import SimulatedCarrier
+        from callwright.voice.tts.espeak import EspeakSynthesizer
+
+        return SimulatedCarrier(
+            lambda: EspeakSynthesizer(voice=settings.simulator_voice), ring_ms=settings.simulator_ring_ms
+        )
+
+    return CarrierRegistry({"simulator": simulator})
+
+
+def stream_url(settings: Settings) -> str:
+    base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    return base.replace("https://", "wss://").replace("http://", "ws://") + "/carrier/media-stream"
+
+
+class VoiceRuntime:
+    """Everything that makes calls happen in this process (embedded mode runs all of it)."""
+
+    def __init__(self, settings: Settings, db: Database, carrier_registry: CarrierRegistry | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.runner_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.carriers = carrier_registry or default_carriers(settings)
+        self.queue = BrokerCallQueue()
+        self.dialer = Dialer(db, self.carriers, stream_url(settings), self.runner_id)
+        self.media = MediaSessions(db, settings.data_dir, self.runner_id)
+        self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self, app: Any = None) -> None:
+        carriers.install(self.carriers)
+        broker.state.dialer = self.dialer
+        if not broker.is_worker_process:
+            await broker.startup()
+        await self.reconciler.register()
+        await self.reconciler.run_once()
+        self._loop_task = asyncio.create_task(self._reconcile_forever(), name="reconciler")
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reconcile_interval_s)
+            try:
+                await self.reconciler.run_once()
+            except Exception:
+                log.exception("reconciler pass failed; will retry")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        self.media.hang_up_all("shutdown")
+        for _ in range(50):
+            if not self.media.active:
+                break
+            await asyncio.sleep(0.1)
+        for carrier in self.carriers.started():
+            closer = getattr(carrier, "aclose", None)
+            if closer is not None:
+                await closer()
+        await self.dialer.aclose()
+        await broker.shutdown()
+        with contextlib.suppress(Exception):
+            await self.reconciler.unregister()
+        carriers.install(None)

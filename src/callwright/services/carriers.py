@@ -1,0 +1,61 @@
+"""Which carrier handles a call, by the agent's ``phone.provider``; one instance per process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from callwright.store.db import Database
+from callwright.telephony.base import Carrier
+
+
+class UnknownCarrier(LookupError):
+    pass
+
+
+class CarrierRegistry:
+    """Carriers by provider name, created on first use so unused SDKs are never imported."""
+
+    def __init__(self, factories: dict[str, Callable[[], Carrier]]) -> None:
+        self._factories = factories
+        self._carriers: dict[str, Carrier] = {}
+
+    def get(self, provider: str) -> Carrier:
+        if provider not in self._carriers:
+            factory = self._factories.get(provider)
+            if factory is None:
+                raise UnknownCarrier(f"carrier {provider!r} is not configured in this process")
+            self._carriers[provider] = factory()
+        return self._carriers[provider]
+
+    def started(self) -> list[Carrier]:
+        return list(self._carriers.values())
+
+
+_registry: CarrierRegistry | None = None
+
+
+def install(registry: CarrierRegistry | None) -> None:
+    global _registry
+    _registry = registry
+
+
+def registry() -> CarrierRegistry | None:
+    return _registry
+
+
+async def carrier_hang_up(db: Database, row: Row[Any]) -> bool:
+    """Ask the call's carrier to hang up (used when the session runs in another process)."""
+    if _registry is None or not row.provider_call_id:
+        return False
+    from callwright.services.agents import version_by_id
+
+    version = await version_by_id(db, row.org_id, row.agent_version_id)
+    try:
+        carrier = _registry.get(version.settings.phone.provider)
+    except UnknownCarrier:
+        return False
+    await carrier.hang_up(row.provider_call_id)
+    return True

@@ -1,0 +1,137 @@
+"""Dialing: claim a queued call, open it with its carrier, and follow the carrier's status."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from callwright.domain.call import LIVE_STATUSES, TERMINAL_STATUSES
+from callwright.observability import trace_id_var
+from callwright.services import call_state, live_calls
+from callwright.services.agents import version_by_id
+from callwright.services.carriers import CarrierRegistry, UnknownCarrier
+from callwright.store.db import Database
+from callwright.store.tables import calls
+from callwright.store.types import utcnow
+from callwright.telephony.base import DialRequest, StatusEvent
+
+log = logging.getLogger("callwright.dialer")
+
+_TERMINAL_CARRIER_STATUS = {"busy": "busy", "no_answer": "no_answer", "failed": "failed", "canceled": "canceled"}
+COMPLETED_GRACE_S = 5.0
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Dialer:
+    """Idempotent: ``dial`` claims the row with a conditional update, so a task delivered twice
+    dials once."""
+
+    def __init__(self, db: Database, carriers: CarrierRegistry, stream_url: str, runner_id: str) -> None:
+        self.db = db
+        self.carriers = carriers
+        self.stream_url = stream_url
+        self.runner_id = runner_id
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def dial(self, call_id: uuid.UUID) -> bool:
+        token = secrets.token_urlsafe(24)
+        claimed = await call_state.transition(
+            self.db,
+            call_id,
+            ["queued"],
+            "dialing",
+            started_at=utcnow(),
+            stream_token_hash=hash_token(token),
+            runner_id=self.runner_id,
+        )
+        if not claimed:
+            return False
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
+        trace_id_var.set(row.trace_id)
+        try:
+            version = await version_by_id(self.db, row.org_id, row.agent_version_id)
+            carrier = self.carriers.get(version.settings.phone.provider)
+            request = DialRequest(
+                call_id=str(call_id),
+                to=row.to_number,
+                from_number=row.from_number or "",
+                stream_url=self.stream_url,
+                stream_parameters={"call_id": str(call_id), "token": token},
+                simulated_callee=row.simulated_callee,
+            )
+            provider_call_id = await carrier.place_call(request, self.on_status)
+        except (UnknownCarrier, ValueError) as exc:
+            await call_state.finish(self.db, call_id, "failed", "carrier_error", error=str(exc))
+            log.warning("call could not be placed: %s", exc)
+            return True
+        except Exception as exc:
+            await call_state.finish(self.db, call_id, "failed", "carrier_error", error=f"carrier error: {exc!r}")
+            log.exception("carrier failed to place the call")
+            return True
+        async with self.db.tx() as conn:
+            await conn.execute(calls.update().where(calls.c.id == call_id).values(provider_call_id=provider_call_id))
+        log.info("dialing %s", row.to_number, extra={"call_id": str(call_id)})
+        return True
+
+    async def on_status(self, event: StatusEvent) -> None:
+        call_id = uuid.UUID(event.call_id)
+        if event.status == "ringing":
+            await call_state.transition(self.db, call_id, ["dialing"], "ringing")
+        elif event.status == "answered":
+            await call_state.transition(
+                self.db,
+                call_id,
+                ["dialing", "ringing"],
+                "in_progress",
+                answered_at=utcnow(),
+                answered_by=event.answered_by,
+            )
+        elif event.status in _TERMINAL_CARRIER_STATUS:
+            status = _TERMINAL_CARRIER_STATUS[event.status]
+            reason = str(event.detail.get("reason") or event.status)
+            error = event.detail.get("error")
+            await call_state.finish(self.db, call_id, status, reason, error=str(error) if error else None)
+        elif event.status == "completed":
+            # The media session normally closes the call before the carrier reports the end;
+            # give it a moment, then close whatever is still open so nothing stays live forever.
+            task = asyncio.create_task(self._close_if_still_live(call_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _close_if_still_live(self, call_id: uuid.UUID) -> None:
+        deadline = asyncio.get_running_loop().time() + COMPLETED_GRACE_S
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.25)
+            if live_calls.is_live_here(call_id):
+                continue
+            async with self.db.read() as conn:
+                status = (await conn.execute(sa.select(calls.c.status).where(calls.c.id == call_id))).scalar()
+            if status in TERMINAL_STATUSES:
+                return
+        if live_calls.is_live_here(call_id):
+            return
+        async with self.db.read() as conn:
+            status = (await conn.execute(sa.select(calls.c.status).where(calls.c.id == call_id))).scalar()
+        if status in LIVE_STATUSES:
+            await call_state.finish(
+                self.db,
+                call_id,
+                "failed",
+                "stream_not_connected",
+                error="the carrier completed the call but no media stream ran it",
+            )
+
+    async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)

@@ -1,0 +1,199 @@
+"""Run one call's media session: authenticate the stream, build the engines the agent asks
+for, talk, and store the record. Everything the session produced ends up on the call row."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from callwright.dialogue.factory import DialogueUnavailable, build_dialogue
+from callwright.domain.agent import AgentSettings
+from callwright.domain.call import LIVE_STATUSES
+from callwright.observability import LIVE_CALLS, TURN_LATENCY, call_id_var, trace_id_var
+from callwright.services import call_state, live_calls
+from callwright.services.agents import version_by_id
+from callwright.services.dialer import hash_token
+from callwright.store.db import Database
+from callwright.store.tables import calls
+from callwright.store.types import utcnow
+from callwright.templating import render_safe
+from callwright.voice.engines import ProviderUnavailable, build_synthesizer, build_transcriber
+from callwright.voice.session import CallSession
+from callwright.voice.session_types import SessionConfig, SessionEvent, SessionResult, TranscriptEvent
+from callwright.voice.transport import MediaTransport, TransportError
+
+log = logging.getLogger("callwright.media")
+
+_STATUS = {"completed": "completed", "voicemail": "voicemail", "failed": "failed", "canceled": "canceled"}
+
+
+def session_config(settings: AgentSettings, row: Row[Any]) -> SessionConfig:
+    voicemail_message = ""
+    if settings.voicemail.action == "leave_message" and settings.voicemail.message:
+        voicemail_message = render_safe(settings.voicemail.message, row.variables or {})
+    return SessionConfig(
+        endpointing_ms=settings.turn_taking.endpointing_ms,
+        allow_interruptions=settings.turn_taking.allow_interruptions,
+        interruption_min_words=settings.turn_taking.interruption_min_words,
+        max_duration_s=float(settings.max_duration_s),
+        end_call_after_silence_s=float(settings.end_call_after_silence_s),
+        voicemail_action=settings.voicemail.action,
+        voicemail_message=voicemail_message,
+        answered_by=row.answered_by,
+        detect_voicemail=row.direction == "outbound",
+    )
+
+
+class MediaSessions:
+    """Accepts carrier media streams for this process's calls."""
+
+    def __init__(self, db: Database, data_dir: Path, runner_id: str) -> None:
+        self.db = db
+        self.recordings = data_dir / "recordings"
+        self.runner_id = runner_id
+        self.active: dict[uuid.UUID, CallSession] = {}
+
+    async def handle(self, transport: MediaTransport) -> None:
+        try:
+            info = await transport.start()
+        except TransportError as exc:
+            log.warning("media stream rejected before start: %s", exc)
+            await transport.close()
+            return
+        row = await self._authenticate(info.custom_parameters)
+        if row is None:
+            log.warning("media stream with an unknown call or a bad token was refused")
+            await transport.close()
+            return
+        call_id: uuid.UUID = row.id
+        trace_id_var.set(row.trace_id)
+        call_id_var.set(str(call_id))
+        await call_state.transition(self.db, call_id, ["dialing", "ringing"], "in_progress", answered_at=utcnow())
+        async with self.db.tx() as conn:
+            await conn.execute(calls.update().where(calls.c.id == call_id).values(runner_id=self.runner_id))
+        try:
+            version = await version_by_id(self.db, row.org_id, row.agent_version_id)
+            settings = version.settings
+            dialogue = build_dialogue(settings, dict(row.variables or {}), row.first_message)
+            transcriber = build_transcriber(settings.transcriber)
+            synthesizer = build_synthesizer(settings.voice)
+        except (ProviderUnavailable, DialogueUnavailable) as exc:
+            await call_state.finish(self.db, call_id, "failed", "engine_unavailable", error=str(exc))
+            await transport.close()
+            return
+        live: list[dict[str, Any]] = []
+        wake = asyncio.Event()
+
+        def on_event(event: SessionEvent) -> None:
+            if isinstance(event, TranscriptEvent):
+                text = event.text if not event.dtmf else (event.text or f"[keypad {event.dtmf}]")
+                live.append({"role": event.role, "text": text, "interrupted": event.interrupted})
+                wake.set()
+
+        session = CallSession(transport, dialogue, transcriber, synthesizer, session_config(settings, row), on_event)
+        self.active[call_id] = session
+        live_calls.register(call_id, session.request_hangup)
+        LIVE_CALLS.inc()
+        writer = asyncio.create_task(self._write_live_transcript(call_id, live, wake))
+        try:
+            result = await session.run()
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            LIVE_CALLS.dec()
+            live_calls.unregister(call_id)
+            self.active.pop(call_id, None)
+        try:
+            await self._store(call_id, result)
+        finally:
+            await transport.close()
+
+    async def _authenticate(self, params: dict[str, str]) -> Row[Any] | None:
+        try:
+            call_id = uuid.UUID(params.get("call_id", ""))
+        except ValueError:
+            return None
+        token = params.get("token", "")
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).first()
+        if row is None or not row.stream_token_hash or row.status not in LIVE_STATUSES:
+            return None
+        if not hmac.compare_digest(row.stream_token_hash, hash_token(token)):
+            return None
+        return row
+
+    async def _write_live_transcript(self, call_id: uuid.UUID, live: list[dict[str, Any]], wake: asyncio.Event) -> None:
+        """Keep the row's transcript current during the call, so it can be watched (and survives a crash)."""
+        written = 0
+        while True:
+            await wake.wait()
+            wake.clear()
+            if len(live) == written:
+                continue
+            snapshot = list(live)
+            async with self.db.tx() as conn:
+                await conn.execute(
+                    calls.update()
+                    .where(calls.c.id == call_id, calls.c.status == "in_progress")
+                    .values(transcript=snapshot, updated_at=utcnow())
+                )
+            written = len(snapshot)
+            await asyncio.sleep(0.1)
+
+    async def _store(self, call_id: uuid.UUID, result: SessionResult) -> None:
+        recording_path: str | None = None
+        if result.recording is not None and result.recording.duration_ms > 0:
+            self.recordings.mkdir(parents=True, exist_ok=True)
+            path = self.recordings / f"{call_id}.wav"
+            await asyncio.to_thread(result.recording.write, path)
+            recording_path = str(path.resolve())
+        results = dict(result.results)
+        if result.outcome and "outcome" not in results:
+            results["outcome"] = result.outcome
+        latency = result.latency.to_dict()
+        for turn in latency.get("turns", []):
+            total = turn.get("total_ms")
+            if isinstance(total, int | float):
+                TURN_LATENCY.observe(total / 1000)
+        ended_at = datetime.fromtimestamp(result.ended_at, UTC) if result.ended_at else utcnow()
+        stored = await call_state.finish(
+            self.db,
+            call_id,
+            _STATUS.get(result.status, "failed"),
+            result.end_reason,
+            error=result.error,
+            ended_at=ended_at,
+            transcript=[t.to_dict() for t in result.transcript],
+            results=results,
+            latency=latency,
+            recording_path=recording_path,
+        )
+        if not stored:
+            # Already closed (e.g. canceled through the API): keep what the session heard anyway.
+            async with self.db.tx() as conn:
+                await conn.execute(
+                    calls.update()
+                    .where(calls.c.id == call_id)
+                    .values(
+                        transcript=[t.to_dict() for t in result.transcript],
+                        results=results,
+                        latency=latency,
+                        recording_path=recording_path,
+                        updated_at=utcnow(),
+                    )
+                )
+        log.info("call ended: %s (%s)", result.status, result.end_reason)
+
+    def hang_up_all(self, reason: str = "shutdown") -> None:
+        for session in list(self.active.values()):
+            session.request_hangup(reason)
