@@ -55,6 +55,8 @@ class Grammar:
     name: str
     jsgf: str
     words: frozenset[str]
+    # Small grammars get a posterior confidence; on large ones computing it takes 100+ ms at finish.
+    scored: bool = False
     canonical: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     word_map: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -104,7 +106,7 @@ def _compile(kind: str, rules: dict[str, str]) -> tuple[str, str, frozenset[str]
 def yes_no_grammar() -> Grammar:
     name, jsgf, words = _compile("yes_no", {"answer": _alts(YES_PHRASES + NO_PHRASES)})
     canonical = {p: "yes" for p in YES_PHRASES} | {p: "no" for p in NO_PHRASES}
-    return Grammar(name, jsgf, words, canonical)
+    return Grammar(name, jsgf, words, True, canonical)
 
 
 def choice_grammar(choices: Iterable[str], known: Callable[[str], bool]) -> Grammar | None:
@@ -121,7 +123,7 @@ def choice_grammar(choices: Iterable[str], known: Callable[[str], bool]) -> Gram
     if not canonical:
         return None
     name, jsgf, words = _compile("choice", {"answer": _alts(canonical)})
-    return Grammar(name, jsgf, words, canonical)
+    return Grammar(name, jsgf, words, True, canonical)
 
 
 @functools.cache
@@ -129,7 +131,7 @@ def digits_grammar(length: int | None) -> Grammar:
     """A digit string, exactly ``length`` long when given; ``oh`` is returned as ``zero``."""
     body = " ".join(["<digit>"] * length) if length else "<digit>+"
     name, jsgf, words = _compile("digits", {"answer": body, "digit": _alts(DIGIT_WORDS)})
-    return Grammar(name, jsgf, words, word_map={"oh": "zero"})
+    return Grammar(name, jsgf, words, length is not None and length <= 4, word_map={"oh": "zero"})
 
 
 @functools.cache

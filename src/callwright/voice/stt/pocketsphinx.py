@@ -91,8 +91,10 @@ def _quiet(**kwargs: object) -> ps.Decoder:
 class _GrammarDecoder:
     """A decoder with a dictionary of only the grammar words it has been given."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
-        self.decoder = _quiet(lm=None, dict=None)
+    def __init__(self, lexicon: Lexicon, scored: bool) -> None:
+        # bestpath builds the lattice hyp() needs for a posterior; without it prob is always 1.
+        self.decoder = _quiet(lm=None, dict=None, bestpath=scored)
+        self.scored = scored
         self._lexicon = lexicon
         self._words: set[str] = set()
         self._searches: OrderedDict[str, None] = OrderedDict()
@@ -132,23 +134,26 @@ class DecoderPool:
         self.lexicon = lexicon or Lexicon()
         self._open_config = OPEN_VOCABULARY_CONFIG if open_vocabulary_config is None else open_vocabulary_config
         self._max_idle = max_idle
-        self._grammar: list[_GrammarDecoder] = []
+        self._grammar: dict[bool, list[_GrammarDecoder]] = {True: [], False: []}
         self._open: list[ps.Decoder] = []
         self._lock = threading.Lock()
         self.created = {"grammar": 0, "open": 0}
 
     def prewarm(self, grammar: int = 0, open_vocabulary: int = 0) -> None:
-        """Create decoders ahead of the first calls (an open-vocabulary one takes ~0.6 s)."""
-        grammar_decoders = [self._new_grammar() for _ in range(grammar)]
+        """Create decoders ahead of the first calls (an open-vocabulary one takes ~0.6 s).
+
+        ``grammar`` is per kind: that many scored and that many unscored grammar decoders.
+        """
+        grammar_decoders = [self._new_grammar(scored) for _ in range(grammar) for scored in (True, False)]
         open_decoders = [self._new_open() for _ in range(open_vocabulary)]
         for g in grammar_decoders:
             self.give_back_grammar(g)
         for d in open_decoders:
             self.give_back_open(d)
 
-    def _new_grammar(self) -> _GrammarDecoder:
+    def _new_grammar(self, scored: bool) -> _GrammarDecoder:
         self.created["grammar"] += 1
-        return _GrammarDecoder(self.lexicon)
+        return _GrammarDecoder(self.lexicon, scored)
 
     def _new_open(self) -> ps.Decoder:
         self.created["open"] += 1
@@ -156,15 +161,17 @@ class DecoderPool:
 
     def borrow_grammar(self, grammar: Grammar) -> _GrammarDecoder:
         with self._lock:
-            decoder = self._grammar.pop() if self._grammar else None
-        decoder = decoder or self._new_grammar()
+            idle = self._grammar[grammar.scored]
+            decoder = idle.pop() if idle else None
+        decoder = decoder or self._new_grammar(grammar.scored)
         decoder.activate(grammar)
         return decoder
 
     def give_back_grammar(self, decoder: _GrammarDecoder) -> None:
         with self._lock:
-            if len(self._grammar) < self._max_idle:
-                self._grammar.append(decoder)
+            idle = self._grammar[decoder.scored]
+            if len(idle) < self._max_idle:
+                idle.append(decoder)
 
     def borrow_open(self) -> ps.Decoder:
         with self._lock:
@@ -252,7 +259,7 @@ class PocketsphinxUtterance:
 def _confidence(hyp: ps.Hypothesis) -> float | None:
     """Posterior probability of the hypothesis, where pocketsphinx computes one."""
     prob = float(hyp.prob)
-    return prob if 0.0 < prob <= 1.0 else None
+    return prob if 0.0 < prob < 1.0 else None
 
 
 class PocketsphinxTranscriber:
