@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from callwright.app import create_app
+from callwright.services.carriers import CarrierRegistry
 from callwright.services.dispatch import CallQueue
 from callwright.services.orgs import create_key
 from callwright.settings import Settings
@@ -77,10 +78,13 @@ def database_url(backend: str, tmp: Path) -> str:
 
 
 @contextmanager
-def running_server(settings: Settings, queue: CallQueue | None = None) -> Iterator[str]:
-    """Serve the app with uvicorn on a free loopback port in a thread; yield its base URL."""
-    port = free_port()
-    app = create_app(settings, queue=queue, voice=queue is None)
+def running_server(
+    settings: Settings, queue: CallQueue | None = None, carriers: CarrierRegistry | None = None
+) -> Iterator[str]:
+    """Serve the app with uvicorn on loopback in a thread; yield its base URL. Without a
+    ``queue`` the voice runtime runs too, on ``settings.port``."""
+    port = settings.port if queue is None else free_port()
+    app = create_app(settings, queue=queue, voice=queue is None, carriers=carriers)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_ping_interval=None)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

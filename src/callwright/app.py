@@ -19,6 +19,7 @@ from callwright.api.deps import Services
 from callwright.observability import HTTP_REQUESTS
 from callwright.services import orgs
 from callwright.services.calls import CallService
+from callwright.services.carriers import CarrierRegistry
 from callwright.services.dispatch import CallQueue, NoDialer
 from callwright.settings import Settings, get_settings
 from callwright.store.db import Database
@@ -66,7 +67,13 @@ async def bootstrap_key(db: Database) -> str | None:
     return new.key
 
 
-def create_app(settings: Settings | None = None, queue: CallQueue | None = None, *, voice: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    queue: CallQueue | None = None,
+    *,
+    voice: bool = True,
+    carriers: CarrierRegistry | None = None,
+) -> FastAPI:
     """Build the app. ``voice`` starts the dialer and media endpoint runtime in this process."""
     settings = settings or get_settings()
 
@@ -79,7 +86,7 @@ def create_app(settings: Settings | None = None, queue: CallQueue | None = None,
         if voice and queue is None:
             from callwright.runtime import VoiceRuntime
 
-            runtime = VoiceRuntime(settings, db)
+            runtime = VoiceRuntime(settings, db, carriers)
             call_queue = runtime.queue
         app.state.services = Services(
             settings=settings,

@@ -32,8 +32,14 @@ def serve(
     if port:
         settings.port = port
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, ws_ping_interval=None)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws_ping_interval=None,
+    )
 
 
 @app.command()
@@ -77,3 +83,65 @@ def keys_create(
 def main() -> None:  # pragma: no cover - console entry
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
+
+
+@app.command()
+def demo(
+    keep_serving: Annotated[bool, typer.Option(help="Keep the server running after the demo call.")] = False,
+    port: Annotated[int | None, typer.Option(help="Port for the demo server.")] = None,
+) -> None:
+    """Start the platform on embedded defaults and place a simulated appointment-confirmation call."""
+    from callwright.demo import run_demo
+    from callwright.observability import configure_logging
+
+    settings = get_settings()
+    if port:
+        settings.port = port
+    configure_logging("WARNING", as_json=False)
+    try:
+        final = asyncio.run(run_demo(settings, keep_serving))
+    except KeyboardInterrupt:
+        return
+    if final.get("status") != "completed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def chat(agent_id: Annotated[str, typer.Argument(help="The agent's ID.")]) -> None:
+    """Talk to an agent in text mode (the same dialogue engine as a call, no audio)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from callwright.services import chat as chat_service
+    from callwright.store.db import Database
+    from callwright.store.tables import agents
+
+    async def _run() -> None:
+        db = Database(get_settings().database_url)
+        try:
+            await db.migrate()
+            async with db.read() as conn:
+                org_id = (
+                    await conn.execute(sa.select(agents.c.org_id).where(agents.c.id == uuid.UUID(agent_id)))
+                ).scalar()
+            if org_id is None:
+                raise typer.BadParameter(f"no agent {agent_id}")
+            reply = await chat_service.chat(db, org_id, uuid.UUID(agent_id), text="")
+            while True:
+                for line in reply.replies:
+                    typer.secho(f"agent> {line}", fg="magenta")
+                if reply.ended:
+                    typer.echo(f"[ended: {reply.outcome}] results: {reply.results}")
+                    return
+                text = await asyncio.to_thread(input, "you> ")
+                reply = await chat_service.chat(
+                    db, org_id, uuid.UUID(agent_id), text=text, session_id=uuid.UUID(reply.session_id)
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(_run())
+    except (EOFError, KeyboardInterrupt):
+        typer.echo("")

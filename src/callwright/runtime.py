@@ -29,7 +29,9 @@ def default_carriers(settings: Settings) -> CarrierRegistry:
         from callwright.voice.tts.espeak import EspeakSynthesizer
 
         return SimulatedCarrier(
-            lambda: EspeakSynthesizer(voice=settings.simulator_voice), ring_ms=settings.simulator_ring_ms
+            lambda: EspeakSynthesizer(voice=settings.simulator_voice),
+            ring_ms=settings.simulator_ring_ms,
+            no_answer_after_ms=settings.simulator_no_answer_after_ms,
         )
 
     return CarrierRegistry({"simulator": simulator})

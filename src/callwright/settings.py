@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     default_country: str = Field(default="US", description="Region for numbers given without a country code.")
     simulator_voice: str = Field(default="en-gb", description="espeak-ng voice of the simulated callee.")
     simulator_ring_ms: float = Field(default=1000.0, description="How long a simulated phone rings before it answers.")
+    simulator_no_answer_after_ms: float | None = Field(
+        default=None, description="Ring-out time of the simulator's no-answer callee (default: the dial timeout)."
+    )
     bootstrap_key: bool = Field(
         default=True, description="On first serve with no API key at all, create one and print it once."
     )

@@ -1,0 +1,177 @@
+"""`callwright demo`: start the server on embedded defaults, create an appointment-confirmation
+agent, phone a simulated patient, and show the conversation as it happens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import httpx
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from callwright.app import create_app
+from callwright.services.orgs import create_key
+from callwright.settings import Settings
+from callwright.store.db import Database
+
+DEMO_FLOW: dict[str, Any] = {
+    "start": "greet",
+    "nodes": {
+        "greet": {
+            "say": "Hi {{ first_name||there }}, this is Riverside Dental calling about your appointment "
+            "on {{ appointment_day||Monday }} at {{ appointment_time||10 AM }}.",
+            "next": "confirm",
+        },
+        "confirm": {
+            "ask": "Can you make it?",
+            "expect": "yes_no",
+            "save_as": "confirmed",
+            "branches": {"yes": "verify", "no": "reschedule"},
+        },
+        "reschedule": {
+            "ask": "No problem. Which day suits you better: Tuesday, Wednesday or Thursday?",
+            "expect": {"choice": ["tuesday", "wednesday", "thursday"]},
+            "save_as": "new_day",
+            "next": "verify",
+        },
+        "verify": {
+            "ask": "To confirm it is you, please enter the last four digits of your phone number on your keypad.",
+            "expect": "digits",
+            "length": 4,
+            "save_as": "verification_code",
+            "next": "bye",
+        },
+        "bye": {
+            "say": "Thank you, {{ first_name||there }}. You are all set"
+            "{% if new_day %} for {{ new_day | capitalize }}{% endif %}. Goodbye.",
+            "end": "completed",
+        },
+    },
+}
+
+DEMO_AGENT: dict[str, Any] = {
+    "name": "Appointment confirmation (demo)",
+    "prompt": "You confirm dental appointments for Riverside Dental.",
+    "dialogue": {"engine": "flow", "flow": DEMO_FLOW},
+    "voice": {"provider": "espeak", "voice_id": "en-us"},
+    "turn_taking": {"endpointing_ms": 500},
+    "phone": {"provider": "simulator", "from_number": "+14155550100"},
+}
+
+DEMO_CALL: dict[str, Any] = {
+    "contact": {"phone_number": "+15550100001", "first_name": "Maria", "last_name": "Lopez"},
+    "variables": {"appointment_day": "Monday", "appointment_time": "10 AM"},
+    "simulated_callee": {"behavior": "answer", "says": ["no", "wednesday"], "dtmf": {"verify": "4567"}},
+    "call_source": "demo",
+}
+
+
+async def _make_key(settings: Settings) -> str:
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        return (await create_key(db, "demo", "callwright demo")).key
+    finally:
+        await db.dispose()
+
+
+async def run_demo(settings: Settings, keep_serving: bool, console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    settings.bootstrap_key = False
+    key = await _make_key(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            ws_ping_interval=None,
+            log_config=None,
+        )
+    )
+    serve_task = asyncio.create_task(server.serve())
+    base = f"http://{settings.host}:{settings.port}"
+    try:
+        while not server.started:
+            if serve_task.done():
+                serve_task.result()
+                raise RuntimeError("the server stopped during start-up")
+            await asyncio.sleep(0.05)
+        console.print(f"[bold green]Callwright is running[/] at {base}  (API docs: {base}/docs)")
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
+            call = await _place_demo_call(api, console)
+            final = await _follow(api, call["id"], console)
+        _summary(final, base, console)
+        if keep_serving:
+            console.print(
+                f"\nThe server keeps running. API key for organization 'demo':\n  [bold]{key}[/]\n"
+                f"Try: curl -H 'Authorization: Bearer {key}' {base}/v1/conversations\nPress Ctrl-C to stop."
+            )
+            await serve_task
+        return final
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await serve_task
+
+
+async def _place_demo_call(api: httpx.AsyncClient, console: Console) -> dict[str, Any]:
+    agent = (await api.post("/v1/agents", json=DEMO_AGENT)).raise_for_status().json()
+    console.print(f"Created agent [cyan]{agent['name']}[/] ({agent['id']})")
+    call = (await api.post("/v1/calls", json={"agent_id": agent["id"], **DEMO_CALL})).raise_for_status().json()
+    console.print(f"Calling {call['to']} (simulated patient Maria; call {call['id']}, trace {call['trace_id']})\n")
+    return dict(call)
+
+
+async def _follow(api: httpx.AsyncClient, call_id: str, console: Console) -> dict[str, Any]:
+    shown = 0
+    status = ""
+    started = time.monotonic()
+    while True:
+        call = (await api.get(f"/v1/calls/{call_id}")).raise_for_status().json()
+        if call["status"] != status:
+            status = call["status"]
+            console.print(f"[dim]· {status.replace('_', ' ')}  (+{time.monotonic() - started:.1f} s)[/]")
+        turns = call["transcript"]
+        if call["ended_at"] is not None:
+            return dict(call)
+        for turn in turns[shown:]:
+            who = "[bold magenta]Agent[/]" if turn["role"] == "agent" else "[bold blue]Maria[/]"
+            cut = " [dim](interrupted)[/]" if turn.get("interrupted") else ""
+            console.print(f"{who}: {turn['text']}{cut}")
+        shown = max(shown, len(turns))
+        if time.monotonic() - started > 300:
+            raise TimeoutError("the demo call did not finish within 5 minutes")
+        await asyncio.sleep(0.2)
+
+
+def _summary(call: dict[str, Any], base: str, console: Console) -> None:
+    console.print(f"\n[bold]Call ended:[/] {call['status']} ({call['end_reason']}), {call['duration_ms'] or 0} ms")
+    transcript = Table(title="Transcript (as stored)", show_lines=False)
+    for col in ("role", "text", "start ms", "end ms"):
+        transcript.add_column(col)
+    for turn in call["transcript"]:
+        text = turn["text"] + (" (interrupted)" if turn.get("interrupted") else "")
+        transcript.add_row(turn["role"], text, str(turn["start_ms"]), str(turn["end_ms"]))
+    console.print(transcript)
+    results = Table(title="Results")
+    results.add_column("name")
+    results.add_column("value")
+    for name, value in call["results"].items():
+        results.add_row(name, str(value))
+    console.print(results)
+    summary = (call.get("latency") or {}).get("summary") or {}
+    if summary:
+        lat = Table(title="Response latency per turn (caller stops speaking -> first agent audio), ms")
+        for col in ("component", "p50", "p95", "n"):
+            lat.add_column(col)
+        for name, stats in summary.items():
+            lat.add_row(name, f"{stats.get('p50', 0):.0f}", f"{stats.get('p95', 0):.0f}", str(stats.get("n", "")))
+        console.print(lat)
+    if call.get("recording_url"):
+        console.print(f"Recording (stereo WAV, caller left / agent right): {base}{call['recording_url']}")
+    console.print(f"Full record: {base}/v1/conversations/{call['id']}")

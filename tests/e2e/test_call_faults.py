@@ -1,0 +1,112 @@
+"""Faults end calls in a clear terminal state; nothing stays live forever."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+import websockets
+
+from callwright.services.carriers import CarrierRegistry
+from callwright.store.db import Database
+from callwright.store.tables import calls
+from callwright.telephony.base import Carrier, DialRequest, StatusHandler
+from tests.e2e.conftest import VoiceServer, voice_settings
+from tests.support import client_for, new_key, running_server
+
+
+class ScriptedCarrier:
+    """A carrier that answers, then does one bad thing on the media stream."""
+
+    name = "simulator"
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def place_call(self, request: DialRequest, on_status: StatusHandler) -> str:
+        task = asyncio.create_task(self._run(request, on_status))
+        self._tasks.add(task)
+        return "SCRIPTED" + uuid.uuid4().hex
+
+    async def hang_up(self, provider_call_id: str) -> None:
+        return None
+
+    async def _run(self, request: DialRequest, on_status: StatusHandler) -> None:
+        from callwright.telephony.base import StatusEvent
+
+        await on_status(StatusEvent(request.call_id, "answered", answered_by="human"))
+        if self.mode != "never_connects":
+            async with websockets.connect(request.stream_url) as ws:
+                await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+                await ws.send(json.dumps({
+                    "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
+                    "start": {"streamSid": "MZ1", "accountSid": "AC1", "callSid": "CA1", "tracks": ["inbound"],
+                              "customParameters": request.stream_parameters,
+                              "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
+                }))
+                await asyncio.sleep(0.5)
+                if self.mode == "garbage":
+                    await ws.send("this is not json")
+                    await asyncio.sleep(1.0)
+                # "drops": close without a stop message
+        await on_status(StatusEvent(request.call_id, "completed"))
+
+
+def _server_with(carrier: Carrier, tmp: Any) -> tuple[Any, Any]:
+    settings = voice_settings(tmp)
+    registry = CarrierRegistry({"simulator": lambda: carrier})
+    return settings, registry
+
+
+@pytest.mark.parametrize(("mode", "reason"), [
+    ("garbage", "stream_error"), ("drops", "stream_error"), ("never_connects", "stream_not_connected"),
+])
+def test_a_broken_media_stream_ends_the_call_as_failed(mode: str, reason: str, tmp_path: Any) -> None:
+    settings, registry = _server_with(ScriptedCarrier(mode), tmp_path)
+    from callwright.app import create_app  # noqa: F401  (server built by running_server)
+
+    with running_server(settings, carriers=registry) as base, client_for(base, new_key(settings.database_url)) as api:
+        agent = api.post("/v1/agents", json={"name": "A"}).json()
+        call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671"}).json()
+        server = VoiceServer(base, settings.database_url, api)
+        ended = server.wait_for_end(call["id"], timeout_s=30)
+    assert ended["status"] == "failed"
+    assert ended["end_reason"] == reason
+    assert ended["error"]
+
+
+def test_a_live_call_can_be_canceled(voice_server: VoiceServer, flow_agent: dict[str, Any]) -> None:
+    call = voice_server.api.post("/v1/calls", json={"agent_id": flow_agent["id"], "to": "+15550100007"}).json()
+    deadline = time.monotonic() + 20
+    while voice_server.api.get(f"/v1/calls/{call['id']}").json()["status"] != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    voice_server.api.post(f"/v1/calls/{call['id']}/cancel")
+    ended = voice_server.wait_for_end(call["id"], timeout_s=20)
+    assert ended["status"] == "canceled"
+
+
+def test_calls_left_live_by_a_dead_process_are_closed_as_interrupted(tmp_path: Any) -> None:
+    settings = voice_settings(tmp_path)
+    key = new_key(settings.database_url)
+    with running_server(settings) as base, client_for(base, key) as api:
+        agent = api.post("/v1/agents", json={"name": "A"}).json()
+        call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671",
+                                           "scheduled_for": "2099-01-01T00:00:00Z"}).json()
+
+    async def _pretend_live() -> None:
+        db = Database(settings.database_url)
+        async with db.tx() as conn:
+            await conn.execute(calls.update().where(calls.c.id == uuid.UUID(call["id"])).values(
+                status="in_progress", runner_id="a-process-that-died"))
+        await db.dispose()
+
+    asyncio.run(_pretend_live())
+    with running_server(settings) as base, client_for(base, key) as api:
+        ended = api.get(f"/v1/calls/{call['id']}").json()
+    assert (ended["status"], ended["end_reason"]) == ("failed", "interrupted")
