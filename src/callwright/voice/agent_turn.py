@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callwright.voice.audio import FRAME_MS
@@ -18,8 +19,11 @@ class AgentTurn:
     def add(self, sentence: Sentence) -> None:
         self.sentences.append(sentence)
 
-    def to_transcript(self, t0: float, now: float, interrupted: bool) -> TranscriptTurn | None:
-        """The turn as heard by ``now`` (times in ms after ``t0``); None if nothing was heard.
+    def to_transcript(
+        self, stream_ms: Callable[[float], float], now: float, interrupted: bool
+    ) -> TranscriptTurn | None:
+        """The turn as heard by ``now``; None if nothing was heard. ``stream_ms`` maps a wall
+        time to the stream clock.
 
         Sentences the carrier confirmed count in full, the one playing when the turn was cut
         counts in proportion to its audio played, later ones not at all.
@@ -32,17 +36,20 @@ class AgentTurn:
             if not text or sentence.play_start is None:
                 continue
             texts.append(text)
+            begin = sentence.stream_start_ms
+            if begin is None:
+                begin = stream_ms(sentence.play_start)
             if start is None:
-                start = sentence.play_start
+                start = begin
             heard_ms = sentence.heard_ms(now) if not sentence.confirmed else len(sentence.frames) * FRAME_MS
-            end = sentence.play_start + heard_ms / 1000
+            end = begin + heard_ms
         if not texts or start is None or end is None:
             return None
         fully_heard = all(s.confirmed for s in self.sentences)
         return TranscriptTurn(
             role="agent",
             text=" ".join(texts),
-            start_ms=round((start - t0) * 1000),
-            end_ms=round((end - t0) * 1000),
+            start_ms=round(start),
+            end_ms=round(end),
             interrupted=interrupted and not fully_heard,
         )

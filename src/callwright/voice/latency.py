@@ -72,7 +72,7 @@ class TurnLatency:
     total: float
 
     def to_dict(self) -> dict[str, float | int]:
-        return {"turn": self.turn, **{name: round(getattr(self, name), 2) for name in COMPONENTS}}
+        return {"turn": self.turn, **{f"{name}_ms": round(getattr(self, name), 2) for name in COMPONENTS}}
 
 
 @dataclass(frozen=True)
@@ -103,12 +103,14 @@ class LatencyReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The conversation record's ``latency`` field."""
+        """The conversation record's ``latency`` field: ``{"n", "turns": [{"turn", "total_ms",
+        ...}], "summary": {"total_ms": {"p50", "p95"}, ...}}``."""
         return {
             "n": self.n,
             "turns": [t.to_dict() for t in self.turns],
             "summary": {
-                name: {"p50": round(s.p50, 2), "p95": round(s.p95, 2)} for name, s in self.summary().items()
+                f"{name}_ms": {"p50": round(s.p50, 2), "p95": round(s.p95, 2)}
+                for name, s in self.summary().items()
             },
         }
 

@@ -105,11 +105,23 @@ class Listener:
         self._sustained_sent = False
         self._voiced_run = 0
         self.last_voiced_at: float | None = None  # wall time of the last voiced frame
+        self.last_frame_at: float | None = None  # wall time the last frame arrived
         self.last_voiced_ms: int | None = None
 
     @property
     def stream_ms(self) -> int:
         return self.frames * FRAME_MS
+
+    def stream_ms_at(self, wall: float, fallback_t0: float) -> float:
+        """A wall-clock time on the stream clock, anchored on the latest frame's arrival.
+
+        Caller audio is timed by frame count and agent audio by the wall clock; this puts them
+        on one timeline (recording, transcript) whatever the network delay. Before any audio
+        has arrived, the stream clock is the time since ``fallback_t0``.
+        """
+        if self.last_frame_at is None:
+            return (wall - fallback_t0) * 1000
+        return self.stream_ms + (wall - self.last_frame_at) * 1000
 
     @property
     def in_speech(self) -> bool:
@@ -144,7 +156,7 @@ class Listener:
         """One 20 ms PCM16 16 kHz frame."""
         at_ms = self.stream_ms
         self.frames += 1
-        now = self._clock()
+        now = self.last_frame_at = self._clock()
         signals: list[Signal] = []
         speaking = self._vad.process(pcm)
         voiced = self._vad.last_voiced

@@ -40,6 +40,7 @@ class Sentence:
     synthesized: bool = False
     sent: int = 0  # frames sent
     play_start: float | None = None  # when the carrier starts playing it (estimated)
+    stream_start_ms: float | None = None  # the same on the stream clock, if the owner sets it
     confirmed: bool = False  # the carrier echoed its mark (or a later one)
     tts_start: float | None = None
     tts_first_byte: float | None = None

@@ -1,0 +1,601 @@
+"""One phone call, end to end: the real-time loop of the voice engine (DESIGN.md, "The voice engine").
+
+Three kinds of task, joined by one queue of signals:
+- *inbound* reads the carrier stream and runs the ``Listener`` inline on every frame (decode,
+  VAD, recogniser feed, endpointing, machine detection), passing marks to the playout;
+- *playout* synthesizes and paces the agent's sentences (see ``playout.py``);
+- a *dialogue turn* iterates ``dialogue.start()`` or ``dialogue.respond()`` and queues sentences.
+
+The loop in ``run`` owns every decision (barge-in, turns, timeouts, voicemail, the end), so the
+state lives in one place and every way out goes through ``_finish``, which cancels and awaits
+every task: no path can leave a task running or a call hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, cast
+
+from callwright.dialogue.base import Dialogue, DialogueEvent, End, Listen, Say, UserInput
+from callwright.voice.agent_turn import AgentTurn
+from callwright.voice.audio import FRAME_MS
+from callwright.voice.latency import LatencyTracker, TurnTimer
+from callwright.voice.listener import (
+    BeepEnded,
+    BeepHeard,
+    GreetingClassified,
+    Listener,
+    Signal,
+    SpeechEnded,
+    SpeechStarted,
+    SpeechSustained,
+)
+from callwright.voice.playout import Playout, Sentence
+from callwright.voice.recorder import Recorder
+from callwright.voice.session_types import (
+    EventHandler,
+    SessionConfig,
+    SessionEvent,
+    SessionResult,
+    SessionStatus,
+    StateEvent,
+    TranscriptEvent,
+    TranscriptTurn,
+)
+from callwright.voice.stt.base import Transcriber
+from callwright.voice.transport import (
+    AudioIn,
+    DtmfIn,
+    MarkPlayed,
+    MediaTransport,
+    StreamStopped,
+    TransportError,
+)
+from callwright.voice.tts.base import Synthesizer
+from callwright.voice.turns import BargeInPolicy, DtmfCollector
+
+TICK_S = 0.05
+LISTEN_PREFIX = "listen:"
+_SENTENCE_END = (".", "!", "?", "…", '."', '!"', '?"')
+
+Mode = Literal["conversation", "voicemail", "message"]
+
+
+class _Splitter(Protocol):
+    def push(self, text: str) -> list[str]: ...
+
+    def flush(self) -> list[str]: ...
+
+
+class _NaiveSplitter:
+    """Stand-in used only while ``callwright.voice.sentences`` is absent from the tree."""
+
+    _BOUNDARY = re.compile(r"(?<=[.!?])\s+")
+
+    def __init__(self) -> None:
+        self._buf = ""
+
+    def push(self, text: str) -> list[str]:
+        self._buf += text
+        parts = self._BOUNDARY.split(self._buf)
+        self._buf = parts.pop()
+        return [p.strip() for p in parts if p.strip()]
+
+    def flush(self) -> list[str]:
+        rest, self._buf = self._buf.strip(), ""
+        return [rest] if rest else []
+
+
+def _sentence_splitter() -> _Splitter:
+    try:
+        module = importlib.import_module("callwright.voice.sentences")
+    except ModuleNotFoundError:
+        return _NaiveSplitter()
+    return cast(_Splitter, module.SentenceSplitter())
+
+
+@dataclass(frozen=True)
+class _StreamEnded:
+    error: str | None
+
+
+@dataclass(frozen=True)
+class _Dtmf:
+    digit: str
+    at: float
+
+
+@dataclass(frozen=True)
+class _DialogueDone:
+    event: Listen | End | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Hangup:
+    reason: str
+
+
+_Control = Signal | _StreamEnded | _Dtmf | _DialogueDone | _Hangup
+
+
+class CallSession:
+    """Runs one call over a ``MediaTransport`` until someone hangs up; see ``run``."""
+
+    def __init__(
+        self,
+        transport: MediaTransport,
+        dialogue: Dialogue,
+        transcriber: Transcriber,
+        synthesizer: Synthesizer,
+        config: SessionConfig | None = None,
+        on_event: EventHandler | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transport = transport
+        self.dialogue = dialogue
+        self.config = config or SessionConfig()
+        self._on_event = on_event
+        self._clock = clock
+        cfg = self.config
+        self._machine = bool(cfg.answered_by and cfg.answered_by.startswith("machine"))
+        detect = cfg.detect_voicemail and not cfg.answered_by
+        self.recorder = Recorder(max_duration_s=cfg.max_duration_s + 5)
+        self.listener = Listener(
+            transcriber,
+            endpointing_ms=cfg.endpointing_ms,
+            sustained_ms=cfg.interruption_min_ms,
+            detect_greeting=detect,
+            detect_beep=detect or self._machine,
+            machine_greeting_ms=cfg.machine_greeting_ms,
+            recorder=self.recorder,
+            clock=clock,
+        )
+        self.playout = Playout(transport, synthesizer, clock=clock, on_frame=self._on_frame)
+        self._policy = BargeInPolicy(cfg.allow_interruptions, cfg.interruption_min_ms, cfg.interruption_min_words)
+        self._signals: asyncio.Queue[_Control] = asyncio.Queue()
+        self._latency = LatencyTracker()
+        self._transcript: list[TranscriptTurn] = []
+        self._mode: Mode = "conversation"
+        self._t0 = 0.0
+        self._dialogue_task: asyncio.Task[None] | None = None
+        self._inbound_task: asyncio.Task[None] | None = None
+        self._agent_turn: AgentTurn | None = None
+        self._last_listen: Listen | None = None
+        self._dtmf: DtmfCollector | None = None
+        self._overlapped: set[int] = set()  # utterances begun while the agent was busy
+        self._sustained: set[int] = set()
+        self._barged: set[int] = set()
+        self._idle_since = 0.0
+        self._greet_at: float | None = None
+        self._voicemail_since = 0.0
+        self._voicemail_speech = False
+        self._beep_ended = False
+        self._ending: tuple[SessionStatus, str] | None = None
+        self._ending_deadline = 0.0
+        self._outcome: str | None = None
+        self._last_frame_at = 0.0
+        self._result: SessionResult | None = None
+        self._hangup_requested: str | None = None
+
+    # --- public --------------------------------------------------------------------------
+
+    def request_hangup(self, reason: str = "canceled") -> None:
+        """End the call from outside (API cancel, shutdown); ``run`` returns promptly."""
+        self._hangup_requested = reason
+        self._signals.put_nowait(_Hangup(reason))
+
+    async def run(self) -> SessionResult:
+        """Talk until the call ends; never raises for call-level failures (see ``error``)."""
+        started_at = time.time()
+        try:
+            info = await self.transport.start()
+        except TransportError as exc:
+            with contextlib.suppress(Exception):
+                await self.transport.close()
+            return SessionResult(
+                status="failed", end_reason="stream_error", error=str(exc),
+                started_at=started_at, ended_at=time.time(),
+            )
+        self._t0 = self._idle_since = self._last_frame_at = self._clock()
+        self._emit(StateEvent("started"))
+        self._inbound_task = asyncio.create_task(self._inbound(), name="inbound")
+        self.playout.start()
+        try:
+            if self._hangup_requested is not None:
+                await self._hang_up(self._hangup_requested)
+            elif self._machine:
+                await self._enter_voicemail(f"answered_by={self.config.answered_by}")
+            elif self.config.greeting_delay_ms > 0:
+                self._greet_at = self._t0 + self.config.greeting_delay_ms / 1000
+            else:
+                self._begin_turn(self.dialogue.start(), None)
+            while self._result is None:
+                try:
+                    signal: _Control | None = await asyncio.wait_for(self._signals.get(), TICK_S)
+                except TimeoutError:
+                    signal = None
+                if signal is not None:
+                    await self._handle(signal)
+                if self._result is None:
+                    await self._tick()
+        except asyncio.CancelledError:
+            await self._finish("canceled", "canceled")
+            raise
+        except Exception as exc:  # a bug must still end the call cleanly and say why
+            await self._finish("failed", "internal_error", f"{type(exc).__name__}: {exc}")
+        assert self._result is not None
+        result = self._result
+        result.started_at = started_at
+        result.ended_at = started_at + result.duration_ms / 1000
+        result.stream_sid = info.stream_sid
+        result.call_sid = info.call_sid
+        return result
+
+    # --- the tasks -----------------------------------------------------------------------
+
+    async def _inbound(self) -> None:
+        put = self._signals.put_nowait
+        try:
+            while True:
+                event = await self.transport.receive()
+                if isinstance(event, AudioIn):
+                    self._last_frame_at = self._clock()
+                    for signal in self.listener.audio(event.ulaw):
+                        put(signal)
+                elif isinstance(event, MarkPlayed):
+                    self.playout.on_mark(event.name)
+                elif isinstance(event, DtmfIn):
+                    put(_Dtmf(event.digit, self._clock()))
+                elif event is None or isinstance(event, StreamStopped):
+                    put(_StreamEnded(None))
+                    return
+        except TransportError as exc:
+            put(_StreamEnded(str(exc)))
+        except Exception as exc:
+            put(_StreamEnded(f"inbound failed: {type(exc).__name__}: {exc}"))
+
+    def _begin_turn(self, events: AsyncIterator[DialogueEvent], timer: TurnTimer | None) -> None:
+        self._agent_turn = AgentTurn()
+        self._emit(StateEvent("speaking"))
+        self._dialogue_task = asyncio.create_task(self._dialogue_turn(events, timer), name="dialogue")
+
+    async def _dialogue_turn(self, events: AsyncIterator[DialogueEvent], timer: TurnTimer | None) -> None:
+        splitter = _sentence_splitter()
+        done: _DialogueDone = _DialogueDone(None)
+        try:
+            async for event in events:
+                if isinstance(event, Say):
+                    if timer is not None and timer.dialogue_first is None:
+                        timer.dialogue_first = self._clock()
+                    for sentence in splitter.push(event.text):
+                        self._say(sentence)
+                    if event.text.rstrip().endswith(_SENTENCE_END):
+                        for sentence in splitter.flush():
+                            self._say(sentence)
+                elif isinstance(event, Listen | End):
+                    for sentence in splitter.flush():
+                        self._say(sentence)
+                    if isinstance(event, Listen):
+                        self._last_listen = event
+                        self.listener.expect = event.expect
+                        self.playout.end_turn(f"{LISTEN_PREFIX}{event.node or ''}")
+                    done = _DialogueDone(event)
+                    break
+            else:
+                for sentence in splitter.flush():
+                    self._say(sentence)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            done = _DialogueDone(None, f"{type(exc).__name__}: {exc}")
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+        self._signals.put_nowait(done)
+
+    def _say(self, text: str) -> None:
+        sentence = self.playout.speak(text)
+        if self._agent_turn is not None:
+            self._agent_turn.add(sentence)
+        self._emit(TranscriptEvent("agent", text))
+
+    def _on_frame(self, sentence: Sentence, frame: bytes, play_at: float) -> None:
+        if sentence.stream_start_ms is None:
+            sentence.stream_start_ms = self._stream_ms(play_at)
+        # Frames of a sentence are back to back on the carrier: place them so, without jitter.
+        self.recorder.write_agent_ulaw(frame, sentence.stream_start_ms + (sentence.sent - 1) * FRAME_MS)
+        timer = self._latency.current
+        if timer is not None and sentence.first_sent_at is not None:
+            timer.tts_start = sentence.tts_start
+            timer.tts_first_byte = sentence.tts_first_byte
+            self._latency.first_audio(sentence.first_sent_at)
+
+    def _stream_ms(self, wall: float) -> float:
+        return self.listener.stream_ms_at(wall, self._t0)
+
+    # --- decisions -----------------------------------------------------------------------
+
+    @property
+    def agent_busy(self) -> bool:
+        """The agent is thinking or talking (or its audio is not confirmed as played)."""
+        running = self._dialogue_task is not None and not self._dialogue_task.done()
+        return running or self.playout.busy
+
+    async def _handle(self, signal: _Control) -> None:
+        if isinstance(signal, _StreamEnded):
+            await self._stream_ended(signal.error)
+        elif isinstance(signal, _Hangup):
+            await self._hang_up(signal.reason)
+        elif isinstance(signal, _DialogueDone):
+            await self._dialogue_done(signal)
+        elif isinstance(signal, _Dtmf):
+            await self._digit(signal)
+        elif isinstance(signal, BeepHeard | BeepEnded | GreetingClassified):
+            await self._machine_cue(signal)
+        elif self._mode == "conversation":
+            await self._speech(signal)
+
+    async def _speech(self, signal: Signal) -> None:
+        if self._ending is not None:
+            return
+        if isinstance(signal, SpeechStarted):
+            if self.agent_busy:
+                self._overlapped.add(signal.utterance)
+                if not self._policy.allow:
+                    self.listener.drop(signal.utterance)
+        elif isinstance(signal, SpeechSustained):
+            self._sustained.add(signal.utterance)
+            if (
+                signal.utterance in self._overlapped
+                and self.agent_busy
+                and self._policy.should_interrupt(signal.voiced_ms)
+            ):
+                self._barged.add(signal.utterance)
+                await self._interrupt()
+        elif isinstance(signal, SpeechEnded):
+            self._idle_since = self._clock()
+            if self._greeting_pending():
+                return  # the machine verdict comes first; it arrives in the same frame
+            u = signal.utterance
+            if signal.transcript is None:
+                return
+            if u in self._overlapped and u not in self._barged:
+                if u not in self._sustained or self.agent_busy:
+                    return  # a backchannel over the agent ("uh-huh"), not a turn
+            timer = self._latency.begin(signal.speech_end_at)
+            timer.endpoint = signal.endpoint_at
+            timer.stt_done = signal.stt_done_at
+            text = signal.transcript.text
+            await self._user_turn(
+                UserInput(text=text, confidence=signal.transcript.confidence),
+                signal.start_ms,
+                signal.end_ms,
+                timer,
+            )
+
+    def _greeting_pending(self) -> bool:
+        return self.listener.greeting is not None and self.listener.greeting.verdict is None
+
+    async def _user_turn(self, user: UserInput, start_ms: int, end_ms: int, timer: TurnTimer) -> None:
+        if self.agent_busy:
+            await self._interrupt()
+        self._close_agent_turn(interrupted=False)
+        text = user.text if not user.dtmf else user.dtmf
+        self._transcript.append(TranscriptTurn("user", text, start_ms, end_ms))
+        self._emit(TranscriptEvent("user", user.text, dtmf=user.dtmf))
+        self._begin_turn(self.dialogue.respond(user), timer)
+
+    async def _interrupt(self) -> None:
+        """Barge-in: stop the dialogue and the audio, keep what was heard."""
+        await self._cancel_dialogue()
+        await self.playout.cancel()
+        self._latency.abandon()
+        turn = self._close_agent_turn(interrupted=True)
+        self._emit(StateEvent("interrupted", turn.text if turn else ""))
+
+    async def _cancel_dialogue(self) -> None:
+        task = self._dialogue_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._dialogue_task = None
+
+    def _close_agent_turn(self, interrupted: bool) -> TranscriptTurn | None:
+        turn_in_progress = self._agent_turn
+        self._agent_turn = None
+        if turn_in_progress is None:
+            return None
+        turn = turn_in_progress.to_transcript(self._stream_ms, self._clock(), interrupted)
+        if turn is not None:
+            self._transcript.append(turn)
+        return turn
+
+    async def _digit(self, signal: _Dtmf) -> None:
+        if self._mode != "conversation" or self._ending is not None:
+            return
+        self._idle_since = signal.at
+        if self.agent_busy:
+            if not self._policy.allow:
+                return
+            await self._interrupt()
+        if self._dtmf is None:
+            expect = self._last_listen.expect if self._last_listen is not None else None
+            length = expect.length if expect is not None and expect.kind == "digits" else None
+            self._dtmf = DtmfCollector(length, self.config.dtmf_timeout_ms)
+        digits = self._dtmf.push(signal.digit, round(signal.at * 1000))
+        if digits is not None:
+            await self._digits_done(digits, signal.at)
+
+    async def _digits_done(self, digits: str, last_at: float) -> None:
+        self._dtmf = None
+        if not digits:
+            return
+        now_ms = round(self._stream_ms(self._clock()))
+        timer = self._latency.begin(last_at)
+        timer.endpoint = timer.stt_done = self._clock()
+        await self._user_turn(UserInput(dtmf=digits), now_ms, now_ms, timer)
+
+    async def _dialogue_done(self, signal: _DialogueDone) -> None:
+        if signal.error is not None:
+            await self._finish("failed", "dialogue_error", signal.error)
+        elif isinstance(signal.event, End):
+            self._outcome = signal.event.outcome
+            self._end_after_playout("completed", signal.event.reason)
+        else:
+            self._emit(StateEvent("listening"))
+
+    def _end_after_playout(self, status: SessionStatus, reason: str) -> None:
+        self._ending = (status, reason)
+        self._ending_deadline = self._clock() + self.config.drain_timeout_s
+
+    # --- voicemail -----------------------------------------------------------------------
+
+    async def _machine_cue(self, signal: BeepHeard | BeepEnded | GreetingClassified) -> None:
+        in_window = self._clock() - self._t0 <= self.config.voicemail_window_s
+        if isinstance(signal, BeepEnded):
+            self._beep_ended = True
+        if self._mode == "conversation" and in_window and self._ending is None:
+            if isinstance(signal, BeepHeard):
+                await self._enter_voicemail(f"beep {signal.frequency_hz:.0f} Hz")
+            elif isinstance(signal, GreetingClassified) and signal.verdict == "machine":
+                await self._enter_voicemail("long greeting")
+
+    async def _enter_voicemail(self, cue: str) -> None:
+        """Stop the conversation; wait for the beep, then leave the message or hang up."""
+        await self._cancel_dialogue()
+        if self.playout.busy:
+            await self.playout.cancel()
+        self._close_agent_turn(interrupted=True)
+        self._latency.abandon()
+        self._mode = "voicemail"
+        self._voicemail_since = self._clock()
+        self.listener.transcribe = False
+        current = self.listener.current_utterance
+        if current is not None:
+            self.listener.drop(current)
+            self._voicemail_speech = True
+        self.listener.stop_greeting_detection()
+        self._emit(StateEvent("voicemail", cue))
+
+    async def _voicemail_tick(self, now: float) -> None:
+        cfg = self.config
+        last_voiced = self.listener.last_voiced_at
+        heard = last_voiced is not None and last_voiced >= self._voicemail_since
+        quiet_since = last_voiced if heard and last_voiced is not None else self._voicemail_since
+        silent = not self.listener.in_speech and now - quiet_since >= cfg.voicemail_silence_ms / 1000
+        if not (self._beep_ended or silent or now - self._voicemail_since >= cfg.voicemail_max_wait_s):
+            return
+        self.listener.stop_beep_detection()
+        message = cfg.voicemail_message.strip()
+        if cfg.voicemail_action != "leave_message" or not message:
+            await self._finish("voicemail", "voicemail_hangup")
+            return
+        self._mode = "message"
+        self._agent_turn = AgentTurn()
+        splitter = _sentence_splitter()
+        for sentence in [*splitter.push(message), *splitter.flush()]:
+            self._say(sentence)
+        self._end_after_playout("voicemail", "voicemail_message_left")
+
+    # --- time ----------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        now = self._clock()
+        cfg = self.config
+        task = self.playout.task
+        if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
+            await self._finish("failed", "stream_error", str(task.exception()))
+            return
+        if now - self._t0 >= cfg.max_duration_s:
+            await self._finish("completed", "max_duration")
+            return
+        self.playout.expire(now)
+        if self._ending is not None:
+            if not self.playout.busy or now >= self._ending_deadline:
+                await self._finish(*self._ending)
+            return
+        if self._greet_at is not None and now >= self._greet_at:
+            self._greet_at = None
+            if self._mode == "conversation":
+                self._begin_turn(self.dialogue.start(), None)
+        if self._mode == "voicemail":
+            await self._voicemail_tick(now)
+            return
+        if self._mode != "conversation":
+            return
+        if now - self._t0 > cfg.voicemail_window_s:
+            self.listener.stop_beep_detection()
+            self.listener.stop_greeting_detection()
+        if self.listener.in_speech and now - self._last_frame_at >= cfg.endpointing_ms / 1000 + 0.5:
+            ended = self.listener.end_now()  # the carrier stopped sending audio mid-utterance
+            if ended is not None:
+                await self._speech(ended)
+        if self._dtmf is not None:
+            digits = self._dtmf.poll(round(now * 1000))
+            if digits is not None:
+                await self._digits_done(digits, now)
+        if self.agent_busy or self.listener.in_speech or self._dtmf is not None or self._greet_at is not None:
+            self._idle_since = now
+        elif now - self._idle_since >= cfg.end_call_after_silence_s:
+            await self._finish("completed", "silence_timeout")
+
+    # --- the end -------------------------------------------------------------------------
+
+    async def _stream_ended(self, error: str | None) -> None:
+        if error is not None:
+            await self._finish("failed", "stream_error", error)
+        elif self._ending is not None:
+            await self._finish(*self._ending)
+        elif self._mode != "conversation":
+            await self._finish("voicemail", "user_hangup")
+        else:
+            await self._finish("completed", "user_hangup")
+
+    async def _hang_up(self, reason: str) -> None:
+        await self._finish("canceled" if reason == "canceled" else "completed", reason)
+
+    async def _finish(self, status: SessionStatus, reason: str, error: str | None = None) -> None:
+        if self._result is not None:
+            return
+        now = self._clock()
+        interrupted = self.agent_busy
+        await self._cancel_dialogue()
+        await self.playout.close()
+        inbound = self._inbound_task
+        if inbound is not None and not inbound.done():
+            inbound.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await inbound
+        with contextlib.suppress(Exception):
+            await self.transport.close()
+        self._close_agent_turn(interrupted=interrupted)
+        results: dict[str, Any] = dict(getattr(self.dialogue, "results", {}) or {})
+        self._result = SessionResult(
+            status=status,
+            end_reason=reason,
+            transcript=sorted(self._transcript, key=lambda t: (t.start_ms, t.role != "agent")),
+            results=results,
+            outcome=self._outcome,
+            recording=self.recorder,
+            latency=self._latency.report,
+            duration_ms=round((now - self._t0) * 1000),
+            error=error,
+            frame_lateness_ms=self.playout.lateness_ms,
+        )
+        self._emit(StateEvent("ended", reason))
+
+    def _emit(self, event: SessionEvent) -> None:
+        if self._on_event is None:
+            return
+        with contextlib.suppress(Exception):  # a broken observer must not break the call
+            self._on_event(event)
