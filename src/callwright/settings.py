@@ -32,20 +32,12 @@ class Settings(BaseSettings):
     broker: str = Field(
         default="memory", description="Task broker: `memory` (in-process) or a redis:// URL."
     )
-    run_workers: bool = Field(
-        default=True, description="Run background workers inside the API process (embedded mode)."
-    )
-    allow_private_urls: bool = Field(
-        default=False, description="Let customer URLs reach loopback/private addresses (dev and tests only)."
-    )
     log_level: str = Field(default="INFO", description="Root log level.")
     log_json: bool = Field(default=True, description="Structured JSON logs (one object per line).")
-    template_max_output: int = Field(default=256 * 1024, description="Rendered template size limit, bytes.")
     idempotency_ttl_s: int = Field(default=24 * 3600, description="How long Idempotency-Key answers are kept.")
     reconcile_interval_s: float = Field(
         default=2.0, description="How often due and orphaned work is re-enqueued."
     )
-    stream_token_ttl_s: int = Field(default=3600, description="Lifetime of a call's media-stream token.")
     api_key_cache_s: float = Field(default=30.0, description="How long a verified API key is cached in memory.")
     default_country: str = Field(default="US", description="Region for numbers given without a country code.")
     simulator_voice: str = Field(default="en-gb", description="espeak-ng voice of the simulated callee.")
