@@ -17,6 +17,7 @@ import numpy as np
 import pydantic
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from callwright.telephony.base import DialRequest, StatusEvent
 from callwright.telephony.media_stream import (
@@ -435,7 +436,7 @@ async def test_connection_refused_is_a_failed_call(carrier: SimulatedCarrier) ->
 
 
 async def test_rejected_handshake_is_a_failed_call(carrier: SimulatedCarrier) -> None:
-    def reject(conn: ServerConnection, request: object) -> object:
+    def reject(conn: ServerConnection, request: Request) -> Response:
         return conn.respond(HTTPStatus.FORBIDDEN, "bad token\n")
 
     async with serve(lambda ws: ws.close(), "127.0.0.1", 0, process_request=reject) as server:
@@ -520,3 +521,17 @@ def test_dtmf_by_node_name_wins_over_turn_index() -> None:
     callee = SimulatedCallee(dtmf={"pin": "1", "0": "2"})
     assert callee.digits_for_turn("pin", 0) == "1"
     assert callee.digits_for_turn("other", 0) == "2"
+
+
+async def test_callee_speaks_through_espeak(agent: tuple[Agent, str]) -> None:
+    espeak = pytest.importorskip("callwright.voice.tts.espeak")
+    sim = SimulatedCarrier(espeak.EspeakSynthesizer, ring_ms=0, peer_options={"turn_pause_s": 0.05})
+    side, url = agent
+    try:
+        _, _, peer = await connect_call(sim, url, side, callee={"says": ["Tuesday morning works for me."]})
+        await side.ask("when")
+        answer = await side.hear_answer()
+    finally:
+        await sim.aclose()
+    assert len(answer) >= 0.3 / 0.02  # a spoken word at least, not a click
+    assert [line.text for line in peer.lines_spoken] == ["Tuesday morning works for me."]
