@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from tests.voice.conftest import PhoneSpeech, frames_of
 
 from callwright.dialogue.expectation import Expectation
 from callwright.voice.stt.base import Transcript
 from callwright.voice.stt.pocketsphinx import DecoderPool, PocketsphinxTranscriber
 from callwright.voice.stt.scripted import ScriptedTranscriber
-from tests.voice.conftest import PhoneSpeech, frames_of
 
 DAYS = ("monday", "tuesday", "wednesday")
 
