@@ -131,7 +131,7 @@ def digits_grammar(length: int | None) -> Grammar:
     """A digit string, exactly ``length`` long when given; ``oh`` is returned as ``zero``."""
     body = " ".join(["<digit>"] * length) if length else "<digit>+"
     name, jsgf, words = _compile("digits", {"answer": body, "digit": _alts(DIGIT_WORDS)})
-    return Grammar(name, jsgf, words, length is not None and length <= 4, word_map={"oh": "zero"})
+    return Grammar(name, jsgf, words, word_map={"oh": "zero"})
 
 
 @functools.cache
