@@ -368,6 +368,19 @@ async def test_interrupting_callee_waits_through_a_question(
     assert peer.lines_spoken == []
 
 
+async def test_interrupting_callee_lets_the_reply_to_its_answer_finish(
+    agent: tuple[Agent, str], carrier: SimulatedCarrier
+) -> None:
+    side, url = agent
+    _, _, peer = await connect_call(carrier, url, side, to=behavior.INTERRUPTS)
+    await side.ask("q")
+    assert await side.hear_answer()
+    await side.send_audio(1.5)
+    await side.mark("say:1")
+    await side.until(Mark, "say:1")
+    assert [line.trigger for line in peer.lines_spoken] == ["listen:q"]
+
+
 async def test_voicemail_greets_beeps_and_records_the_message(
     agent: tuple[Agent, str], carrier: SimulatedCarrier
 ) -> None:

@@ -173,6 +173,7 @@ class CalleePeer:
         self._answer_turns = 0
         self._lines_used = 0
         self._barged_in = False
+        self._last_played_mark = ""
         self._speaking = 0  # turns in progress (pause, synthesis or digits)
         self._speak_lock = asyncio.Lock()
         self._recording_from_chunk: int | None = None
@@ -287,9 +288,7 @@ class CalleePeer:
                 self.voicemail_max_message_s
             ):
                 self.hang_up("callee")
-            await ws.send(
-                encode_inbound_media(self.stream_sid, self._next_seq(), chunk, (chunk - 1) * FRAME_MS, frame)
-            )
+            await ws.send(encode_inbound_media(self.stream_sid, self._next_seq(), chunk, (chunk - 1) * FRAME_MS, frame))
             recording = self._recording_from_chunk is not None and chunk > self._recording_from_chunk
             played, marks = self._play_frame(recording)
             for name in marks:
@@ -359,6 +358,8 @@ class CalleePeer:
             self.marks_cleared.append(name)
             return
         self.marks_played.append(name)
+        self._last_played_mark = name
+        self._agent_run_ticks = 0  # a sentence ended: the next one must run long on its own
         if name.startswith(LISTEN_PREFIX) and self.callee.behavior != "voicemail":
             turn = self._answer_turns
             self._answer_turns += 1
@@ -400,7 +401,12 @@ class CalleePeer:
                 self._speech.extend(frames)
 
     def _track_agent_speech(self, played: int) -> None:
-        """Barge in once, when the agent has talked ~800 ms straight through a ``say`` sentence."""
+        """Barge in once, when the agent has talked ~800 ms straight in the middle of a ``say``.
+
+        The server names a sentence's mark only after its last frame, so "a say" means: not
+        the agent's reply right after the callee answered (the last played mark is a
+        ``listen:``), and not a sentence already known to end in a ``listen:`` mark.
+        """
         if played:
             self._agent_run_ticks += 1
             self._agent_gap_ticks = 0
@@ -415,6 +421,7 @@ class CalleePeer:
             or self._agent_run_ticks < self.barge_in_ticks
             or self._speaking
             or self._speech
+            or self._last_played_mark.startswith(LISTEN_PREFIX)
             or self._next_mark_is_listen()
         ):
             return
