@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal
 
-from callwright.dialogue.base import Dialogue, DialogueEvent, End, Listen, Say, UserInput
+from callwright.dialogue.base import Dialogue, DialogueEvent, End, Listen, UserInput
 from callwright.voice.agent_turn import AgentTurn
 from callwright.voice.audio import FRAME_MS
+from callwright.voice.dialogue_turn import speak_turn, split_text
 from callwright.voice.latency import LatencyTracker, TurnTimer
 from callwright.voice.listener import (
     BeepEnded,
@@ -59,45 +58,12 @@ from callwright.voice.transport import (
 )
 from callwright.voice.tts.base import Synthesizer
 from callwright.voice.turns import BargeInPolicy, DtmfCollector
+from callwright.voice.voicemail import VoicemailWait
 
 TICK_S = 0.05
 LISTEN_PREFIX = "listen:"
-_SENTENCE_END = (".", "!", "?", "…", '."', '!"', '?"')
 
 Mode = Literal["conversation", "voicemail", "message"]
-
-
-class _Splitter(Protocol):
-    def push(self, text: str) -> list[str]: ...
-
-    def flush(self) -> list[str]: ...
-
-
-class _NaiveSplitter:
-    """Stand-in used only while ``callwright.voice.sentences`` is absent from the tree."""
-
-    _BOUNDARY = re.compile(r"(?<=[.!?])\s+")
-
-    def __init__(self) -> None:
-        self._buf = ""
-
-    def push(self, text: str) -> list[str]:
-        self._buf += text
-        parts = self._BOUNDARY.split(self._buf)
-        self._buf = parts.pop()
-        return [p.strip() for p in parts if p.strip()]
-
-    def flush(self) -> list[str]:
-        rest, self._buf = self._buf.strip(), ""
-        return [rest] if rest else []
-
-
-def _sentence_splitter() -> _Splitter:
-    try:
-        module = importlib.import_module("callwright.voice.sentences")
-    except ModuleNotFoundError:
-        return _NaiveSplitter()
-    return cast(_Splitter, module.SentenceSplitter())
 
 
 @dataclass(frozen=True)
@@ -174,8 +140,7 @@ class CallSession:
         self._barged: set[int] = set()
         self._idle_since = 0.0
         self._greet_at: float | None = None
-        self._voicemail_since = 0.0
-        self._voicemail_speech = False
+        self._voicemail_wait: VoicemailWait | None = None
         self._beep_ended = False
         self._ending: tuple[SessionStatus, str] | None = None
         self._ending_deadline = 0.0
@@ -267,40 +232,22 @@ class CallSession:
         self._dialogue_task = asyncio.create_task(self._dialogue_turn(events, timer), name="dialogue")
 
     async def _dialogue_turn(self, events: AsyncIterator[DialogueEvent], timer: TurnTimer | None) -> None:
-        splitter = _sentence_splitter()
-        done: _DialogueDone = _DialogueDone(None)
+        def first_say() -> None:
+            if timer is not None:
+                timer.dialogue_first = self._clock()
+
         try:
-            async for event in events:
-                if isinstance(event, Say):
-                    if timer is not None and timer.dialogue_first is None:
-                        timer.dialogue_first = self._clock()
-                    for sentence in splitter.push(event.text):
-                        self._say(sentence)
-                    if event.text.rstrip().endswith(_SENTENCE_END):
-                        for sentence in splitter.flush():
-                            self._say(sentence)
-                elif isinstance(event, Listen | End):
-                    for sentence in splitter.flush():
-                        self._say(sentence)
-                    if isinstance(event, Listen):
-                        self._last_listen = event
-                        self.listener.expect = event.expect
-                        self.playout.end_turn(f"{LISTEN_PREFIX}{event.node or ''}")
-                    done = _DialogueDone(event)
-                    break
-            else:
-                for sentence in splitter.flush():
-                    self._say(sentence)
+            ended = await speak_turn(events, self._say, first_say)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            done = _DialogueDone(None, f"{type(exc).__name__}: {exc}")
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
-        self._signals.put_nowait(done)
+            self._signals.put_nowait(_DialogueDone(None, f"{type(exc).__name__}: {exc}"))
+            return
+        if isinstance(ended, Listen):
+            self._last_listen = ended
+            self.listener.expect = ended.expect
+            self.playout.end_turn(f"{LISTEN_PREFIX}{ended.node or ''}")
+        self._signals.put_nowait(_DialogueDone(ended))
 
     def _say(self, text: str) -> None:
         sentence = self.playout.speak(text)
@@ -464,6 +411,8 @@ class CallSession:
         in_window = self._clock() - self._t0 <= self.config.voicemail_window_s
         if isinstance(signal, BeepEnded):
             self._beep_ended = True
+            if self._voicemail_wait is not None:
+                self._voicemail_wait.beep_ended = True
         if self._mode == "conversation" and in_window and self._ending is None:
             if isinstance(signal, BeepHeard):
                 await self._enter_voicemail(f"beep {signal.frequency_hz:.0f} Hz")
@@ -478,22 +427,20 @@ class CallSession:
         self._close_agent_turn(interrupted=True)
         self._latency.abandon()
         self._mode = "voicemail"
-        self._voicemail_since = self._clock()
+        cfg = self.config
+        self._voicemail_wait = VoicemailWait(self._clock(), cfg.voicemail_silence_ms / 1000, cfg.voicemail_max_wait_s)
+        self._voicemail_wait.beep_ended = self._beep_ended
         self.listener.transcribe = False
         current = self.listener.current_utterance
         if current is not None:
             self.listener.drop(current)
-            self._voicemail_speech = True
         self.listener.stop_greeting_detection()
         self._emit(StateEvent("voicemail", cue))
 
     async def _voicemail_tick(self, now: float) -> None:
         cfg = self.config
-        last_voiced = self.listener.last_voiced_at
-        heard = last_voiced is not None and last_voiced >= self._voicemail_since
-        quiet_since = last_voiced if heard and last_voiced is not None else self._voicemail_since
-        silent = not self.listener.in_speech and now - quiet_since >= cfg.voicemail_silence_ms / 1000
-        if not (self._beep_ended or silent or now - self._voicemail_since >= cfg.voicemail_max_wait_s):
+        wait = self._voicemail_wait
+        if wait is None or not wait.ready(now, self.listener.last_voiced_at, self.listener.in_speech):
             return
         self.listener.stop_beep_detection()
         message = cfg.voicemail_message.strip()
@@ -502,8 +449,7 @@ class CallSession:
             return
         self._mode = "message"
         self._agent_turn = AgentTurn()
-        splitter = _sentence_splitter()
-        for sentence in [*splitter.push(message), *splitter.flush()]:
+        for sentence in split_text(message):
             self._say(sentence)
         self._end_after_playout("voicemail", "voicemail_message_left")
 

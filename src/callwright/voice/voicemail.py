@@ -146,3 +146,26 @@ class GreetingDetector:
         if self._start_ms is None or self._last_voiced_end_ms is None:
             return 0
         return self._last_voiced_end_ms - self._start_ms
+
+
+class VoicemailWait:
+    """When to speak (or hang up) on an answering machine.
+
+    Machines record after the beep, so the end of the beep is the cue. Without a beep, the
+    greeting going quiet for ``silence_s`` is (some machines only record silently); if the
+    machine never says anything, the same silence counts from the start of the wait. After
+    ``max_wait_s`` it acts regardless: a greeting that never ends is not worth more.
+    """
+
+    def __init__(self, since: float, silence_s: float = 1.5, max_wait_s: float = 30.0) -> None:
+        self.since = since
+        self.silence_s = silence_s
+        self.max_wait_s = max_wait_s
+        self.beep_ended = False
+
+    def ready(self, now: float, last_voiced_at: float | None, in_speech: bool) -> bool:
+        if self.beep_ended or now - self.since >= self.max_wait_s:
+            return True
+        heard = last_voiced_at is not None and last_voiced_at >= self.since
+        quiet_since = last_voiced_at if heard and last_voiced_at is not None else self.since
+        return not in_speech and now - quiet_since >= self.silence_s
