@@ -105,6 +105,7 @@ def new_key(db_url: str, org: str | None = None) -> str:
     async def _make() -> str:
         db = Database(db_url)
         try:
+            await db.migrate()
             return (await create_key(db, org or f"org-{uuid.uuid4().hex[:8]}")).key
         finally:
             await db.dispose()

@@ -42,6 +42,17 @@ def stream_url(settings: Settings) -> str:
     return base.replace("https://", "wss://").replace("http://", "ws://") + "/carrier/media-stream"
 
 
+def _prewarm_speech() -> None:
+    """Load the recogniser's dictionary and a few decoders before the first call needs them
+    (the first open-vocabulary decoder alone takes most of a second)."""
+    try:
+        from callwright.voice.stt.pocketsphinx import default_pool
+
+        default_pool().prewarm(grammar=1, open_vocabulary=1)
+    except Exception:
+        log.exception("speech recogniser warm-up failed; the first call will be slower")
+
+
 class VoiceRuntime:
     """Everything that makes calls happen in this process (embedded mode runs all of it)."""
 
@@ -55,6 +66,7 @@ class VoiceRuntime:
         self.media = MediaSessions(db, settings.data_dir, self.runner_id)
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
         self._loop_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
 
     async def start(self, app: Any = None) -> None:
         carriers.install(self.carriers)
@@ -64,6 +76,7 @@ class VoiceRuntime:
         await self.reconciler.register()
         await self.reconciler.run_once()
         self._loop_task = asyncio.create_task(self._reconcile_forever(), name="reconciler")
+        self._warm_task = asyncio.create_task(asyncio.to_thread(_prewarm_speech), name="prewarm")
 
     async def _reconcile_forever(self) -> None:
         while True:
@@ -74,6 +87,9 @@ class VoiceRuntime:
                 log.exception("reconciler pass failed; will retry")
 
     async def stop(self) -> None:
+        if self._warm_task is not None:
+            with contextlib.suppress(Exception):
+                await self._warm_task
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

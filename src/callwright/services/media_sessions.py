@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,11 +93,15 @@ class MediaSessions:
             return
         live: list[dict[str, Any]] = []
         wake = asyncio.Event()
+        t0 = time.monotonic()
 
         def on_event(event: SessionEvent) -> None:
             if isinstance(event, TranscriptEvent):
                 text = event.text if not event.dtmf else (event.text or f"[keypad {event.dtmf}]")
-                live.append({"role": event.role, "text": text, "interrupted": event.interrupted})
+                at = int((time.monotonic() - t0) * 1000)
+                live.append(
+                    {"role": event.role, "text": text, "start_ms": at, "end_ms": at, "interrupted": event.interrupted}
+                )
                 wake.set()
 
         session = CallSession(transport, dialogue, transcriber, synthesizer, session_config(settings, row), on_event)
