@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -49,11 +47,10 @@ from callwright.voice.audio import (
     CarrierEncoder,
     Resampler,
     ulaw_decode,
-    ulaw_encode,
 )
 from callwright.voice.tts.base import Synthesizer
+from callwright.voice.tts.tone import tone
 
-log = logging.getLogger(__name__)
 
 LISTEN_PREFIX = "listen:"
 SAY_PREFIX = "say:"
@@ -74,12 +71,9 @@ def ulaw_to_pcm16k(ulaw: bytes) -> bytes:
 
 
 def beep_frames(freq_hz: float = 1000.0, duration_s: float = 0.5) -> list[bytes]:
-    """The voicemail tone: a sine made straight at 8 kHz, so no resampling is involved."""
-    t = np.arange(round(duration_s * CARRIER_RATE)) / CARRIER_RATE
-    pcm = (np.sin(2 * np.pi * freq_hz * t) * 0.5 * 32767).astype("<i2").tobytes()
-    ulaw = ulaw_encode(pcm)
-    ulaw += b"\xff" * (-len(ulaw) % FRAME_BYTES)
-    return [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
+    """The voicemail tone as carrier frames (also handy as stand-in agent audio in tests)."""
+    encoder = CarrierEncoder()
+    return encoder.encode(tone(freq_hz, round(duration_s * 1000))) + encoder.flush()
 
 
 async def speech_frames(synthesizer: Synthesizer, text: str) -> AsyncIterator[list[bytes]]:
