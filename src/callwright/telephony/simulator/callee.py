@@ -51,7 +51,6 @@ from callwright.voice.audio import (
 from callwright.voice.tts.base import Synthesizer
 from callwright.voice.tts.tone import tone
 
-
 LISTEN_PREFIX = "listen:"
 SAY_PREFIX = "say:"
 SILENCE_FRAME = b"\xff" * FRAME_BYTES
