@@ -212,3 +212,13 @@ def test_pcm_duration_ms() -> None:
     assert pcm_duration_ms(bytes(FRAME_BYTES)) == 20.0
     assert pcm_duration_ms(bytes(CARRIER_FRAME_BYTES * 2), CARRIER_RATE) == 20.0
     assert pcm_duration_ms(b"") == 0.0
+
+
+def test_high_quality_resampler_for_faster_than_real_time_producers() -> None:
+    rs = Resampler(22050, 16000, low_latency=False)
+    data = pcm(sine(1000, 1.0, 22050) + sine(9000, 1.0, 22050))
+    out = b"".join(rs.process(c) for c in in_chunks(data, 2646)) + rs.flush()
+    assert len(out) // 2 == 16000
+    y = samples(out)[800:-800]
+    assert abs(level_db(y, 1000, 16000)) < 0.1
+    assert level_db(y, 7000, 16000) < -60  # 9 kHz is above the new Nyquist: it must not fold to 7

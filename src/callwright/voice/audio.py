@@ -135,12 +135,17 @@ class Resampler:
     ``process`` returns what is ready (:attr:`delay_ms` of audio is held back); ``flush``
     returns the rest and readies the resampler for a fresh stream. Over a whole stream the
     output has ``len * out_rate / in_rate`` samples (±1), time-aligned with the input.
+
+    ``low_latency=False`` is for producers faster than real time (speech synthesis): plain soxr
+    ``HQ``, which holds back ~100 ms of audio, but only until the producer's next chunk, which
+    arrives within a millisecond or so. It is better filtered, and at 22.05 -> 16 kHz about
+    a third cheaper than QQ plus the FIR.
     """
 
     QUALITY = "QQ"
     _SOXR_HELD = 4  # output samples soxr QQ keeps back at most (measured: 1 to 4 by ratio)
 
-    def __init__(self, in_rate: int, out_rate: int) -> None:
+    def __init__(self, in_rate: int, out_rate: int, low_latency: bool = True) -> None:
         if in_rate <= 0 or out_rate <= 0:
             raise ValueError("sample rates must be positive")
         self.in_rate = in_rate
@@ -150,7 +155,10 @@ class Resampler:
         self._pre: _Fir | None = None
         self._post: _Fir | None = None
         self.delay_ms = 0.0
-        if in_rate != out_rate:
+        if in_rate != out_rate and not low_latency:
+            self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float64", quality="HQ")
+            self.delay_ms = 120.0  # at most, in 20 ms chunks (measured)
+        elif in_rate != out_rate:
             self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float64", quality=self.QUALITY)
             high = max(in_rate, out_rate)
             fir = _Fir(_lowpass(min(in_rate, out_rate), high))
