@@ -105,7 +105,7 @@ def test_resampler_stream_length_is_exact(in_rate: int, out_rate: int) -> None:
     assert len(out) // 2 == out_rate
 
 
-@pytest.mark.parametrize(("in_rate", "out_rate"), [(8000, 16000), (16000, 8000)])
+@pytest.mark.parametrize(("in_rate", "out_rate"), [(8000, 16000), (16000, 8000), (24000, 16000), (16000, 24000)])
 def test_resampler_holds_back_under_two_ms_and_stays_aligned(in_rate: int, out_rate: int) -> None:
     rs = Resampler(in_rate, out_rate)
     assert rs.delay_ms <= 2.0
@@ -133,6 +133,16 @@ def test_resampler_keeps_the_band_and_removes_what_would_alias() -> None:
     assert abs(level_db(through(3000), 3000, 8000)) < 1.0
     # 6 kHz would fold onto 2 kHz without the anti-alias filter (soxr QQ alone passes it at 0 dB).
     assert level_db(through(6000), 2000, 8000) < -40
+
+
+def test_resampler_at_other_ratios_is_band_limited_too() -> None:
+    def through(freq: float) -> np.ndarray:
+        rs = Resampler(24000, 16000)  # soxr QQ and the FIR
+        data = pcm(sine(freq, 1.0, 24000))
+        return samples(b"".join(rs.process(c) for c in in_chunks(data, 960)) + rs.flush())[800:-800]
+
+    assert abs(level_db(through(1000), 1000, 16000)) < 0.5
+    assert level_db(through(10000), 6000, 16000) < -40  # 10 kHz would fold onto 6 kHz
 
 
 def test_resampler_handles_odd_byte_splits() -> None:
@@ -222,3 +232,30 @@ def test_high_quality_resampler_for_faster_than_real_time_producers() -> None:
     y = samples(out)[800:-800]
     assert abs(level_db(y, 1000, 16000)) < 0.1
     assert level_db(y, 7000, 16000) < -60  # 9 kHz is above the new Nyquist: it must not fold to 7
+
+
+@pytest.mark.parametrize("chunk", [7, 160, 1000])
+def test_two_to_one_resamplers_equal_the_plain_filter(chunk: int) -> None:
+    from callwright.voice.audio import _lowpass
+
+    taps = _lowpass(8000, 16000)
+    delay = len(taps) // 2
+    rng = np.random.default_rng(3)
+
+    x16 = np.round(rng.normal(0, 3000, 3201))  # an odd length on purpose
+    down = Resampler(16000, 8000)
+    data = pcm(x16)
+    got = samples(b"".join(down.process(c) for c in in_chunks(data, 2 * chunk)) + down.flush())
+    expected = np.convolve(x16, taps)[delay : delay + len(x16)][0::2]  # filter, then keep every other
+    assert len(got) == len(expected)
+    assert np.max(np.abs(got - expected)) <= 1
+
+    x8 = np.round(rng.normal(0, 3000, 801))
+    up = Resampler(8000, 16000)
+    data = pcm(x8)
+    got = samples(b"".join(up.process(c) for c in in_chunks(data, 2 * chunk)) + up.flush())
+    stuffed = np.zeros(2 * len(x8))
+    stuffed[0::2] = x8
+    expected = np.clip(2 * np.convolve(stuffed, taps)[delay : delay + len(stuffed)], -32768, 32767)
+    assert len(got) == len(expected)
+    assert np.max(np.abs(got - expected)) <= 1

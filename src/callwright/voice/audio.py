@@ -5,12 +5,14 @@ is G.711 μ-law at 8 kHz in 20 ms frames of 160 bytes.
 
 Resampling latency. soxr's filtered qualities work in blocks and hold output back: measured
 with 20 ms chunks, LQ withholds 50–60 ms and MQ/HQ/VHQ 100–120 ms. Only ``QQ`` (cubic
-interpolation) is low-latency: it holds back 4 samples (0.25 ms at 16 kHz). QQ does no
+interpolation) is low-latency: it holds back 1–4 samples (≤ 0.25 ms at 16 kHz). QQ does no
 band-limiting, though: 16 → 8 kHz with QQ alone folds 4–8 kHz straight into the telephone band
 (a 6 kHz tone comes out as 2 kHz at 0 dB). So :class:`Resampler` wraps a QQ stream with a short
 linear-phase FIR low-pass, run at the higher of the two rates (before soxr when downsampling,
-after it when upsampling). For 8 ↔ 16 kHz that is 41 taps: 1.25 ms of delay, flat to 3.4 kHz,
--50 dB from 4.6 kHz. Audio held back in all: ≤ 1.5 ms (measured in tests/voice/test_audio.py).
+after it when upsampling). For 8 ↔ 16 kHz, the carrier's conversions, that filter is a 41-tap
+half-band (flat to 3.4 kHz, -50 dB from 4.6 kHz, 1.25 ms of delay), and it does the whole job
+as a polyphase filter without soxr, at about half the cost per frame (bench/audio_micro.py).
+Audio held back: 1.25–1.5 ms (measured in tests/voice/test_audio.py).
 """
 
 from __future__ import annotations
@@ -83,9 +85,9 @@ def ulaw_encode(pcm: bytes) -> bytes:
 def _lowpass(low_rate: int, high_rate: int) -> _F64:
     """Kaiser-windowed sinc at the higher rate, cut at the lower rate's Nyquist frequency.
 
-    About -50 dB from 1.15 x the low Nyquist on. For 8 <-> 16 kHz: 41 taps, 1.25 ms of delay,
-    flat to 3.4 kHz and -50 dB from 4.6 kHz, so nothing that folds into the telephone band
-    survives.
+    About -50 dB from 1.15 x the low Nyquist on. For 8 <-> 16 kHz: 41 taps (a half-band
+    filter: every other tap is zero), 1.25 ms of delay, flat to 3.4 kHz and -50 dB from
+    4.6 kHz, so nothing that folds into the telephone band survives.
     """
     half_len = math.ceil(9.75 * high_rate / low_rate)
     n = np.arange(-half_len, half_len + 1)
@@ -94,12 +96,25 @@ def _lowpass(low_rate: int, high_rate: int) -> _F64:
     return normalised
 
 
-class _Fir:
-    """Streaming linear-phase FIR whose output is shifted back by its own delay.
+class _Stage:
+    """One resampling method on float samples (PCM16 scale), aligned and length-exact.
 
-    The first ``delay`` outputs are dropped and :meth:`flush` feeds ``delay`` zeros, so a whole
-    stream comes out exactly as long as it went in, aligned with it.
+    ``process`` drops the method's own delay from the front of the output, and ``flush`` pushes
+    the held-back samples out, so a whole stream comes out as long as it went in (times the
+    ratio) and time-aligned with it. ``flush`` also readies the stage for a fresh stream.
     """
+
+    delay_ms = 0.0
+
+    def process(self, x: _F64) -> _F64:
+        return x
+
+    def flush(self) -> _F64:
+        return np.zeros(0)
+
+
+class _Fir(_Stage):
+    """Streaming linear-phase FIR filter."""
 
     def __init__(self, taps: _F64) -> None:
         self._taps = taps
@@ -129,21 +144,157 @@ class _Fir:
         return y
 
 
+class _SoxrQuick(_Stage):
+    """soxr ``QQ`` (0.06–0.25 ms held back) with the anti-alias FIR at the higher rate."""
+
+    HELD = 4  # output samples soxr QQ keeps back at most (measured: 1 to 4 by ratio)
+
+    def __init__(self, in_rate: int, out_rate: int) -> None:
+        self._soxr = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float64", quality="QQ")
+        high = max(in_rate, out_rate)
+        fir = _Fir(_lowpass(min(in_rate, out_rate), high))
+        self._pre = fir if out_rate < in_rate else None
+        self._post = fir if out_rate > in_rate else None
+        self.delay_ms = fir.delay * 1000 / high + self.HELD * 1000 / out_rate
+
+    def process(self, x: _F64) -> _F64:
+        if self._pre is not None:
+            x = self._pre.process(x)
+        y: _F64 = self._soxr.resample_chunk(x)
+        return self._post.process(y) if self._post is not None else y
+
+    def flush(self) -> _F64:
+        tail = self._pre.flush() if self._pre is not None else np.zeros(0)
+        y: _F64 = self._soxr.resample_chunk(tail, last=True)
+        self._soxr.clear()
+        if self._post is not None:
+            y = np.concatenate((self._post.process(y), self._post.flush()))
+        return y
+
+
+class _SoxrHigh(_Stage):
+    """soxr ``HQ``: ~100 ms held back, for producers faster than real time."""
+
+    delay_ms = 120.0  # at most, fed in 20 ms chunks (measured)
+
+    def __init__(self, in_rate: int, out_rate: int) -> None:
+        self._soxr = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float64", quality="HQ")
+
+    def process(self, x: _F64) -> _F64:
+        y: _F64 = self._soxr.resample_chunk(x)
+        return y
+
+    def flush(self) -> _F64:
+        y: _F64 = self._soxr.resample_chunk(np.zeros(0), last=True)
+        self._soxr.clear()
+        return y
+
+
+class _HalfBandUp(_Stage):
+    """x2 by polyphase half-band FIR: the same filter as :class:`_SoxrQuick`, a third the work.
+
+    On the zero-stuffed signal, the even outputs meet only the centre tap (a plain delayed copy
+    of the input) and the odd outputs the odd taps: one short convolution at the input rate.
+    """
+
+    def __init__(self, rate: int) -> None:
+        taps = 2 * _lowpass(rate, 2 * rate)  # x2: zero-stuffing halves the level
+        self._odd_taps = taps[1::2].copy()
+        self._centre = float(taps[len(taps) // 2])
+        self._lag = len(self._odd_taps) // 2  # input samples from a phase's start to the centre
+        self._delay = len(taps) // 2  # in output samples
+        self.delay_ms = self._delay * 1000 / (2 * rate)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._history = np.zeros(len(self._odd_taps) - 1)
+        self._skip = self._delay
+
+    def process(self, x: _F64) -> _F64:
+        if len(x) == 0:
+            return x
+        buf = np.concatenate((self._history, x))
+        self._history = buf[len(x) :]
+        n = len(x)
+        y = np.empty(2 * n)
+        start = len(buf) - n - self._lag
+        y[0::2] = buf[start : start + n] * self._centre
+        y[1::2] = np.convolve(buf, self._odd_taps, mode="valid")
+        if self._skip:
+            drop = min(self._skip, len(y))
+            self._skip -= drop
+            y = y[drop:]
+        return y
+
+    def flush(self) -> _F64:
+        owed = self._delay - self._skip  # as many as were dropped from the front
+        y = self.process(np.zeros(self._delay // 2))[:owed]
+        self._reset()
+        return y
+
+
+class _HalfBandDown(_Stage):
+    """/2 by polyphase half-band FIR: only the outputs kept are computed.
+
+    Each kept output meets the centre tap on an even input and the odd taps on the odd
+    inputs: one short convolution at the output rate.
+    """
+
+    def __init__(self, rate: int) -> None:
+        taps = _lowpass(rate // 2, rate)
+        self._odd_taps = taps[1::2].copy()
+        self._centre = float(taps[len(taps) // 2])
+        self.delay_ms = (len(taps) // 2) * 1000 / rate
+        self._reset()
+
+    def _reset(self) -> None:
+        self._odd_history = np.zeros(len(self._odd_taps) - 1)
+        self._lag = len(self._odd_taps) // 2 - 1  # outputs between an input pair and its centre tap
+        self._even_history = np.zeros(self._lag)
+        self._spare = np.zeros(0)  # an odd input sample waiting for its pair
+        self._skip = self._lag
+        self._taken = 0
+
+    def process(self, x: _F64) -> _F64:
+        if len(self._spare):
+            x = np.concatenate((self._spare, x))
+        pairs = len(x) // 2
+        self._spare = x[2 * pairs :]
+        if not pairs:
+            return np.zeros(0)
+        self._taken += pairs
+        odd = np.concatenate((self._odd_history, x[1 : 2 * pairs : 2]))
+        even = np.concatenate((self._even_history, x[0 : 2 * pairs : 2]))
+        self._odd_history = odd[pairs:]
+        self._even_history = even[pairs:]
+        y: _F64 = np.convolve(odd, self._odd_taps, mode="valid") + even[:pairs] * self._centre
+        if self._skip:
+            drop = min(self._skip, len(y))
+            self._skip -= drop
+            y = y[drop:]
+        return y
+
+    def flush(self) -> _F64:
+        pairs = self._taken + len(self._spare)  # a lone last sample makes a last pair with a zero
+        owed = pairs - (self._taken - (self._lag - self._skip))  # outputs due minus outputs given
+        y = self.process(np.zeros(2 * self._lag + len(self._spare)))[:owed]
+        self._reset()
+        return y
+
+
 class Resampler:
-    """Streaming PCM16 mono resampler: soxr ``QQ`` (low latency) plus an anti-alias FIR.
+    """Streaming PCM16 mono resampler, low-latency by default.
 
     ``process`` returns what is ready (:attr:`delay_ms` of audio is held back); ``flush``
     returns the rest and readies the resampler for a fresh stream. Over a whole stream the
     output has ``len * out_rate / in_rate`` samples (±1), time-aligned with the input.
 
-    ``low_latency=False`` is for producers faster than real time (speech synthesis): plain soxr
-    ``HQ``, which holds back ~100 ms of audio, but only until the producer's next chunk, which
-    arrives within a millisecond or so. It is better filtered, and at 22.05 -> 16 kHz about
-    a third cheaper than QQ plus the FIR.
+    Low latency (the default): soxr ``QQ`` plus the anti-alias FIR, except for exact 2:1 ratios
+    (the carrier's 8 <-> 16 kHz), where the same half-band filter runs as a polyphase filter in
+    numpy without soxr: same output band, about half the time per frame. ``low_latency=False``
+    is for producers faster than real time (speech synthesis): plain soxr ``HQ``, which holds
+    back ~100 ms of audio but only until the producer's next chunk, within a millisecond or so.
     """
-
-    QUALITY = "QQ"
-    _SOXR_HELD = 4  # output samples soxr QQ keeps back at most (measured: 1 to 4 by ratio)
 
     def __init__(self, in_rate: int, out_rate: int, low_latency: bool = True) -> None:
         if in_rate <= 0 or out_rate <= 0:
@@ -151,22 +302,18 @@ class Resampler:
         self.in_rate = in_rate
         self.out_rate = out_rate
         self._odd = b""  # a trailing half sample, kept for the next call
-        self._stream: soxr.ResampleStream | None = None
-        self._pre: _Fir | None = None
-        self._post: _Fir | None = None
-        self.delay_ms = 0.0
-        if in_rate != out_rate and not low_latency:
-            self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float64", quality="HQ")
-            self.delay_ms = 120.0  # at most, in 20 ms chunks (measured)
-        elif in_rate != out_rate:
-            self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float64", quality=self.QUALITY)
-            high = max(in_rate, out_rate)
-            fir = _Fir(_lowpass(min(in_rate, out_rate), high))
-            if out_rate < in_rate:
-                self._pre = fir
-            else:
-                self._post = fir
-            self.delay_ms = fir.delay * 1000 / high + self._SOXR_HELD * 1000 / out_rate
+        self._stage: _Stage
+        if in_rate == out_rate:
+            self._stage = _Stage()
+        elif not low_latency:
+            self._stage = _SoxrHigh(in_rate, out_rate)
+        elif out_rate == 2 * in_rate:
+            self._stage = _HalfBandUp(in_rate)
+        elif in_rate == 2 * out_rate:
+            self._stage = _HalfBandDown(in_rate)
+        else:
+            self._stage = _SoxrQuick(in_rate, out_rate)
+        self.delay_ms = self._stage.delay_ms
 
     def process(self, pcm: bytes) -> bytes:
         if self._odd:
@@ -175,32 +322,20 @@ class Resampler:
         if len(pcm) % 2:
             self._odd = pcm[-1:]
             pcm = pcm[:-1]
-        if self._stream is None:
+        if self.in_rate == self.out_rate:
             return pcm
-        return _pcm16(self.process_array(np.frombuffer(pcm, dtype="<i2").astype(np.float64)))
+        return _pcm16(self._stage.process(np.frombuffer(pcm, dtype="<i2").astype(np.float64)))
 
     def flush(self) -> bytes:
         self._odd = b""
-        return _pcm16(self.flush_array())
+        return _pcm16(self._stage.flush())
 
     def process_array(self, x: _F64) -> _F64:
         """The same as :meth:`process` on float samples (PCM16 scale), for callers in numpy."""
-        if self._stream is None:
-            return x
-        if self._pre is not None:
-            x = self._pre.process(x)
-        y: _F64 = self._stream.resample_chunk(x)
-        return self._post.process(y) if self._post is not None else y
+        return self._stage.process(x)
 
     def flush_array(self) -> _F64:
-        if self._stream is None:
-            return np.zeros(0)
-        tail = self._pre.flush() if self._pre is not None else np.zeros(0)
-        y: _F64 = self._stream.resample_chunk(tail, last=True)
-        self._stream.clear()
-        if self._post is not None:
-            y = np.concatenate((self._post.process(y), self._post.flush()))
-        return y
+        return self._stage.flush()
 
 
 def _pcm16(x: _F64) -> bytes:
@@ -214,7 +349,7 @@ class CarrierDecoder:
     """Carrier μ-law 8 kHz frames in, PCM16 16 kHz out, frame for frame.
 
     Each call returns exactly four bytes per μ-law byte (a 160-byte frame gives one 640-byte
-    engine frame): the resampler's ~1.5 ms of held-back audio is paid once, as leading zeros.
+    engine frame): the resampler's 1.25 ms of held-back audio is paid once, as leading zeros.
     """
 
     def __init__(self) -> None:
