@@ -117,3 +117,37 @@ def test_narrowband_rate_and_bad_settings() -> None:
         SpeechDetector(aggressiveness=4)
     with pytest.raises(ValueError):
         SpeechDetector(rate=11025)
+
+
+@pytest.fixture(scope="module")
+def spoken() -> bytes:
+    from callwright.voice.tts.espeak import EspeakSynthesizer
+
+    return EspeakSynthesizer().synthesize_sync("Hello, this is a test of the speech detector.")
+
+
+def test_espeak_speech_is_speech_after_the_start_rule(spoken: bytes) -> None:
+    frames = frames_of(silence(0.4)) + FrameSplitter().push(spoken) + frames_of(silence(0.6))
+    raw_vad, vad = SpeechDetector(), SpeechDetector()
+    raw = [raw_vad.frame_is_voiced(f) for f in frames]
+    heard = [vad.process(f) for f in frames]
+    first_voiced = raw.index(True)
+    assert 20 <= first_voiced <= 23  # the speech starts after 400 ms (and 50 ms of lead-in)
+    first = heard.index(True)
+    assert first == first_voiced + 4  # five in a row: this frame and the four before it
+    speech_frames = len(spoken) // FRAME_BYTES
+    assert sum(heard) >= 0.6 * speech_frames
+    assert not any(heard[20 + speech_frames + 8 :])
+
+
+def test_an_espeak_blip_is_not_speech(spoken: bytes) -> None:
+    energy = [float(np.sum(np.frombuffer(f, dtype="<i2").astype(float) ** 2)) for f in FrameSplitter().push(spoken)]
+    loudest = int(np.argmax(np.convolve(energy, np.ones(4), mode="valid")))  # four frames of vowel
+    for blip_frames in (2, 3, 4):
+        blip = spoken[loudest * FRAME_BYTES : (loudest + blip_frames) * FRAME_BYTES]
+        frames = frames_of(silence(0.5)) + FrameSplitter().push(blip) + frames_of(silence(0.5))
+        raw_vad = SpeechDetector()
+        raw = "".join("1" if raw_vad.frame_is_voiced(f) else "0" for f in frames)
+        assert "11111" in raw  # a plain five-in-a-row rule would call it speech (hangover)
+        vad = SpeechDetector()
+        assert not any(vad.process(f) for f in frames), blip_frames
