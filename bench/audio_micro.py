@@ -41,7 +41,7 @@ from callwright.voice.vad import SpeechDetector
 from common import print_table, write_result
 
 # About 4 s of speech at espeak's default 175 words per minute.
-FOUR_SECONDS = "Hello, this is Callwright calling about your appointment on Tuesday. Is that still a good time?"
+FOUR_SECONDS = "Hello, this is Callwright calling about your appointment on Tuesday at three."
 
 
 def per_call_us(fn: Callable[[], object], number: int, repeat: int) -> dict[str, float]:
