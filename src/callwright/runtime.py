@@ -10,7 +10,7 @@ import socket
 import uuid
 from typing import Any
 
-from callwright.jobs.broker import BrokerCallQueue, broker
+from callwright.jobs.broker import BrokerCallQueue, make_broker
 from callwright.services import carriers
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dialer import Dialer
@@ -61,7 +61,8 @@ class VoiceRuntime:
         self.db = db
         self.runner_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.carriers = carrier_registry or default_carriers(settings)
-        self.queue = BrokerCallQueue()
+        self.broker = make_broker(settings.broker)
+        self.queue = BrokerCallQueue(self.broker)
         self.dialer = Dialer(db, self.carriers, stream_url(settings), self.runner_id)
         self.media = MediaSessions(db, settings.data_dir, self.runner_id)
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
@@ -70,9 +71,8 @@ class VoiceRuntime:
 
     async def start(self, app: Any = None) -> None:
         carriers.install(self.carriers)
-        broker.state.dialer = self.dialer
-        if not broker.is_worker_process:
-            await broker.startup()
+        self.broker.state.dialer = self.dialer
+        await self.broker.startup()
         await self.reconciler.register()
         await self.reconciler.run_once()
         self._loop_task = asyncio.create_task(self._reconcile_forever(), name="reconciler")
@@ -104,7 +104,7 @@ class VoiceRuntime:
             if closer is not None:
                 await closer()
         await self.dialer.aclose()
-        await broker.shutdown()
+        await self.broker.shutdown()
         with contextlib.suppress(Exception):
             await self.reconciler.unregister()
         carriers.install(None)

@@ -1,17 +1,18 @@
 """The task broker: in-process by default, Redis when ``CALLWRIGHT_BROKER`` is a redis:// URL.
-The broker only carries wake-ups; the database rows are the work."""
+The broker only carries wake-ups; the database rows are the work. Each runtime owns its broker,
+so two runtimes in one process (tests, benchmarks) never share state."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import Any
 
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqDepends, TaskiqState
 
+DIAL_TASK = "callwright.dial_call"
 
-def _make_broker() -> AsyncBroker:
-    url = os.environ.get("CALLWRIGHT_BROKER", "memory")
+
+def make_broker(url: str) -> AsyncBroker:
     if url.startswith(("redis://", "rediss://")):
         from taskiq_redis import ListQueueBroker
 
@@ -20,17 +21,18 @@ def _make_broker() -> AsyncBroker:
     return InMemoryBroker(max_async_tasks=1000)
 
 
-broker = _make_broker()
-
-
-@broker.task(task_name="callwright.dial_call")
 async def dial_call(call_id: str, state: TaskiqState = TaskiqDepends()) -> None:
+    """Wake the dialer for one call; claiming the row makes a duplicate delivery harmless."""
     dialer: Any = state.dialer
     await dialer.dial(uuid.UUID(call_id))
 
 
 class BrokerCallQueue:
-    """``CallQueue`` over the broker."""
+    """``CallQueue`` over a broker whose state carries this process's dialer."""
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self.broker = broker
+        self._dial = broker.register_task(dial_call, task_name=DIAL_TASK)
 
     async def call_ready(self, call_id: uuid.UUID) -> None:
-        await dial_call.kiq(str(call_id))
+        await self._dial.kiq(str(call_id))

@@ -233,9 +233,15 @@ class CallService:
         if result.rowcount != 1:
             row = await call_row(self.db, org_id, call_id)
             if row.status in LIVE_STATUSES:
-                from callwright.services.live_calls import request_hangup
+                from callwright.services import call_state
+                from callwright.services.live_calls import is_live_here, request_hangup
 
+                local = is_live_here(call_id)
                 await request_hangup(self.db, row)
+                if not local:
+                    # The session runs elsewhere (or has not connected yet): close the record now;
+                    # the session sees the canceled row and hangs up too.
+                    await call_state.finish(self.db, call_id, "canceled", "canceled")
             elif row.status in TERMINAL_STATUSES:
                 raise Conflict(f"the call already ended ({row.status})")
         return conversation_out(await call_row(self.db, org_id, call_id))

@@ -109,12 +109,14 @@ class MediaSessions:
         live_calls.register(call_id, session.request_hangup)
         LIVE_CALLS.inc()
         writer = asyncio.create_task(self._write_live_transcript(call_id, live, wake))
+        watcher = asyncio.create_task(self._watch_for_cancel(call_id, session))
         try:
             result = await session.run()
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            for task in (writer, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             LIVE_CALLS.dec()
             live_calls.unregister(call_id)
             self.active.pop(call_id, None)
@@ -154,6 +156,16 @@ class MediaSessions:
                 )
             written = len(snapshot)
             await asyncio.sleep(0.1)
+
+    async def _watch_for_cancel(self, call_id: uuid.UUID, session: CallSession) -> None:
+        """A cancel handled by another process closes the row; this session then hangs up."""
+        while True:
+            await asyncio.sleep(1.0)
+            async with self.db.read() as conn:
+                status = (await conn.execute(sa.select(calls.c.status).where(calls.c.id == call_id))).scalar()
+            if status not in LIVE_STATUSES:
+                session.request_hangup("canceled")
+                return
 
     async def _store(self, call_id: uuid.UUID, result: SessionResult) -> None:
         recording_path: str | None = None
