@@ -49,8 +49,14 @@ def other_org(api_server: ApiServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def agent(api: httpx.Client) -> dict[str, object]:
-    r = api.post("/v1/agents", json={"name": "Reminder", "first_message": "Hi {{ first_name||there }}!",
-                                     "prompt": "You remind {{ first_name }} about {{ amount }}."})
+    r = api.post(
+        "/v1/agents",
+        json={
+            "name": "Reminder",
+            "first_message": "Hi {{ first_name||there }}!",
+            "prompt": "You remind {{ first_name }} about {{ amount }}.",
+        },
+    )
     assert r.status_code == 201, r.text
     body: dict[str, object] = r.json()
     return body

@@ -8,8 +8,12 @@ FLOW = {
     "start": "greet",
     "nodes": {
         "greet": {"say": "Hi {{ first_name | default('there') }}, this is Acme.", "next": "confirm"},
-        "confirm": {"ask": "Can you make it on {{ date }}?", "expect": "yes_no", "save_as": "confirmed",
-                    "branches": {"yes": "bye", "no": "bye"}},
+        "confirm": {
+            "ask": "Can you make it on {{ date }}?",
+            "expect": "yes_no",
+            "save_as": "confirmed",
+            "branches": {"yes": "bye", "no": "bye"},
+        },
         "bye": {"say": "Goodbye.", "end": "completed"},
     },
 }
@@ -27,19 +31,31 @@ def test_an_agent_gets_defaults_for_every_omitted_field(api: httpx.Client) -> No
 
 def test_an_agent_accepts_every_documented_field(api: httpx.Client) -> None:
     full = {
-        "name": "Full", "language": "en-US", "prompt": "You are {{ agent_name||Sam }}.",
-        "first_message": "Hello {{ first_name }}", "dialogue": {"engine": "flow", "flow": FLOW},
+        "name": "Full",
+        "language": "en-US",
+        "prompt": "You are {{ agent_name||Sam }}.",
+        "first_message": "Hello {{ first_name }}",
+        "dialogue": {"engine": "flow", "flow": FLOW},
         "voice": {"provider": "espeak", "voice_id": "en-us", "speed": 1.1},
         "transcriber": {"provider": "pocketsphinx", "language": "en-US", "hints": ["acme"]},
         "tools": [{"name": "lookup", "description": "Find an order", "url": "https://api.example.com/x"}],
         "turn_taking": {"endpointing_ms": 400, "allow_interruptions": False, "interruption_min_words": 2},
-        "max_duration_s": 300, "end_call_after_silence_s": 15,
+        "max_duration_s": 300,
+        "end_call_after_silence_s": 15,
         "voicemail": {"action": "leave_message", "message": "Call us back, {{ first_name }}."},
-        "analysis": {"summary": True, "sentiment": True, "success_criteria": "confirmed",
-                     "results": [{"name": "intent", "type": "enum", "description": "why", "enum": ["a", "b"]}]},
+        "analysis": {
+            "summary": True,
+            "sentiment": True,
+            "success_criteria": "confirmed",
+            "results": [{"name": "intent", "type": "enum", "description": "why", "enum": ["a", "b"]}],
+        },
         "retry": {"max_attempts": 3, "on": ["no_answer", "busy"], "backoff_minutes": [10, 60]},
-        "dynamic_context": {"enabled": True, "url": "https://crm.example.com/ctx",
-                            "auth": {"type": "bearer", "token": "t0k"}, "timeout_s": 5},
+        "dynamic_context": {
+            "enabled": True,
+            "url": "https://crm.example.com/ctx",
+            "auth": {"type": "bearer", "token": "t0k"},
+            "timeout_s": 5,
+        },
         "phone": {"provider": "simulator", "from_number": "+14155550100"},
     }
     r = api.post("/v1/agents", json=full)

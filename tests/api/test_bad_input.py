@@ -45,20 +45,24 @@ def test_a_wrong_type_is_a_422(api: httpx.Client, agent: dict[str, Any]) -> None
 
 
 def test_two_callees_at_once_is_a_422(api: httpx.Client, agent: dict[str, Any]) -> None:
-    r = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671",
-                                    "contact": {"phone_number": "+14155552672"}})
+    r = api.post(
+        "/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671", "contact": {"phone_number": "+14155552672"}}
+    )
     assert r.status_code == 422
     assert "exactly one" in r.text
 
 
 def test_an_unknown_call_field_is_a_422(api: httpx.Client, agent: dict[str, Any]) -> None:
     assert _loc(api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671", "colour": 1})) == [
-        "body", "colour"]
+        "body",
+        "colour",
+    ]
 
 
 def test_simulated_callee_with_an_unknown_behavior_is_a_422(api: httpx.Client, agent: dict[str, Any]) -> None:
-    r = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671",
-                                    "simulated_callee": {"behavior": "dance"}})
+    r = api.post(
+        "/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671", "simulated_callee": {"behavior": "dance"}}
+    )
     assert _loc(r)[:2] == ["body", "simulated_callee"]
 
 

@@ -56,36 +56,62 @@ def test_the_fallback_form_fills_a_missing_variable(api: httpx.Client, agent: di
 
 
 def test_a_call_first_message_overrides_the_agents(api: httpx.Client, agent: dict[str, Any]) -> None:
-    call = api.post("/v1/calls", json={
-        "agent_id": agent["id"], "to": "+14155552684", "first_message": "Hello {{ who }}",
-        "variables": {"who": "friend"},
-    }).json()
+    call = api.post(
+        "/v1/calls",
+        json={
+            "agent_id": agent["id"],
+            "to": "+14155552684",
+            "first_message": "Hello {{ who }}",
+            "variables": {"who": "friend"},
+        },
+    ).json()
     assert call["first_message"] == "Hello friend"
 
 
 def test_context_goes_into_the_instructions_as_its_own_section(api: httpx.Client, agent: dict[str, Any]) -> None:
-    call = api.post("/v1/calls", json={
-        "agent_id": agent["id"], "to": "+14155552685", "context": {"tier": "VIP", "budget": 500},
-    }).json()
+    call = api.post(
+        "/v1/calls",
+        json={
+            "agent_id": agent["id"],
+            "to": "+14155552685",
+            "context": {"tier": "VIP", "budget": 500},
+        },
+    ).json()
     assert call["context"] == {"tier": "VIP", "budget": 500}
     assert "Call context" in call["prompt"] and "VIP" in call["prompt"]
 
 
 def test_scheduled_for_in_the_future_stores_a_scheduled_call(api: httpx.Client, agent: dict[str, Any]) -> None:
-    call = api.post("/v1/calls", json={
-        "agent_id": agent["id"], "to": "+14155552686", "scheduled_for": "2099-11-21T15:00:00Z",
-    }).json()
+    call = api.post(
+        "/v1/calls",
+        json={
+            "agent_id": agent["id"],
+            "to": "+14155552686",
+            "scheduled_for": "2099-11-21T15:00:00Z",
+        },
+    ).json()
     assert call["status"] == "scheduled"
     assert call["scheduled_for"] == "2099-11-21T15:00:00Z"
 
 
 def test_metadata_retry_context_and_call_source_are_kept(api: httpx.Client, agent: dict[str, Any]) -> None:
     prev = str(uuid.uuid4())
-    call = api.post("/v1/calls", json={
-        "agent_id": agent["id"], "to": "+14155552687", "metadata": {"crm": 7}, "call_source": "crm_sync",
-        "retry_context": {"collected_data": {"dob": "1990"}, "opening_message": "Welcome back {{ first_name||friend }}",
-                          "language": "en", "stage_id": "s2", "previous_call_id": prev},
-    }).json()
+    call = api.post(
+        "/v1/calls",
+        json={
+            "agent_id": agent["id"],
+            "to": "+14155552687",
+            "metadata": {"crm": 7},
+            "call_source": "crm_sync",
+            "retry_context": {
+                "collected_data": {"dob": "1990"},
+                "opening_message": "Welcome back {{ first_name||friend }}",
+                "language": "en",
+                "stage_id": "s2",
+                "previous_call_id": prev,
+            },
+        },
+    ).json()
     assert call["metadata"] == {"crm": 7} and call["call_source"] == "crm_sync"
     assert call["retry_context"]["previous_call_id"] == prev
     assert call["first_message"] == "Welcome back friend"
@@ -98,9 +124,7 @@ def test_a_queued_call_can_be_canceled_once(api: httpx.Client, agent: dict[str, 
     assert api.post(f"/v1/calls/{call['id']}/cancel").status_code == 409
 
 
-def test_the_same_idempotency_key_and_body_replays_the_first_response(
-    api: httpx.Client, agent: dict[str, Any]
-) -> None:
+def test_the_same_idempotency_key_and_body_replays_the_first_response(api: httpx.Client, agent: dict[str, Any]) -> None:
     body = {"agent_id": agent["id"], "to": "+14155552689"}
     key = {"Idempotency-Key": str(uuid.uuid4())}
     first = api.post("/v1/calls", json=body, headers=key)

@@ -11,10 +11,15 @@ def test_seed_000_lead_with_object_context_and_first_message(api: httpx.Client, 
     body = {
         "lead": {"phone_number": "+15551234567", "first_name": "Alice", "last_name": "Johnson"},
         "call": {
-            "context": {"customer_tier": "VIP", "previous_purchase": True, "interested_in": "Enterprise Plan",
-                        "budget_range": "500-1000", "decision_timeline": "This month"},
+            "context": {
+                "customer_tier": "VIP",
+                "previous_purchase": True,
+                "interested_in": "Enterprise Plan",
+                "budget_range": "500-1000",
+                "decision_timeline": "This month",
+            },
             "first_message": "Hello Alice, I'm calling from Acme Corp. I see you've been looking at our "
-                             "Enterprise Plan - I'd love to discuss how it can help your business.",
+            "Enterprise Plan - I'd love to discuss how it can help your business.",
         },
     }
     r = api.post("/v1/calls", json=body)
@@ -29,7 +34,10 @@ def test_seed_000_lead_with_object_context_and_first_message(api: httpx.Client, 
 
 def test_seed_000_lead_id_with_string_context(api: httpx.Client, agent: dict[str, Any]) -> None:
     api.post("/v1/contacts", json={"phone_number": "+14155552700", "external_id": "123"})
-    body = {"lead_id": 123, "call": {"context": "VIP customer, previous purchase history, interested in enterprise upgrade"}}
+    body = {
+        "lead_id": 123,
+        "call": {"context": "VIP customer, previous purchase history, interested in enterprise upgrade"},
+    }
     r = api.post("/v1/calls", json=body)
     assert r.status_code == 201, r.text
     assert r.json()["to"] == "+14155552700"
@@ -38,9 +46,17 @@ def test_seed_000_lead_id_with_string_context(api: httpx.Client, agent: dict[str
 
 
 def test_seed_000_call_source_in_the_call_object(api: httpx.Client, agent: dict[str, Any]) -> None:
-    body = {"to": "+14155552701", "call": {"call_source": "crm_lead_qualification", "context": {
-        "source": "LinkedIn ad", "landing_page": "/enterprise",
-        "form_data": {"company_size": "100+", "industry": "Technology"}}}}
+    body = {
+        "to": "+14155552701",
+        "call": {
+            "call_source": "crm_lead_qualification",
+            "context": {
+                "source": "LinkedIn ad",
+                "landing_page": "/enterprise",
+                "form_data": {"company_size": "100+", "industry": "Technology"},
+            },
+        },
+    }
     call = api.post("/v1/calls", json=body).json()
     assert call["call_source"] == "crm_lead_qualification"
     assert call["context"]["form_data"]["industry"] == "Technology"
@@ -49,11 +65,14 @@ def test_seed_000_call_source_in_the_call_object(api: httpx.Client, agent: dict[
 
 
 def test_seed_002_parameters_with_customer_phone(api: httpx.Client, agent: dict[str, Any]) -> None:
-    body = {"agent_id": agent["id"], "parameters": [
-        {"name": "customer_phone", "value": "+919876543210"},
-        {"name": "customer_name", "value": "Rahul"},
-        {"name": "loan_id", "value": "LN-12345"},
-    ]}
+    body = {
+        "agent_id": agent["id"],
+        "parameters": [
+            {"name": "customer_phone", "value": "+919876543210"},
+            {"name": "customer_name", "value": "Rahul"},
+            {"name": "loan_id", "value": "LN-12345"},
+        ],
+    }
     r = api.post("/v1/call", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -69,19 +88,32 @@ def test_seed_002_without_customer_phone_is_a_422(api: httpx.Client, agent: dict
 
 
 def test_seed_002_scheduled_call_reports_scheduled(api: httpx.Client, agent: dict[str, Any]) -> None:
-    r = api.post("/v1/call", json={"agent_id": agent["id"], "scheduled_for": "2099-01-01T09:00:00Z",
-                                   "parameters": [{"name": "customer_phone", "value": "+919876543211"}]})
+    r = api.post(
+        "/v1/call",
+        json={
+            "agent_id": agent["id"],
+            "scheduled_for": "2099-01-01T09:00:00Z",
+            "parameters": [{"name": "customer_phone", "value": "+919876543211"}],
+        },
+    )
     assert r.json()["status"] == "scheduled"
 
 
 def test_seed_004_example_with_prompt_tags(api: httpx.Client) -> None:
-    agent = api.post("/v1/agents", json={
-        "name": "Collections",
-        "prompt": "You are a collections agent. The customer owes {{amount}} due by {{due_date}}.\n"
-                  "Be professional and offer payment plan options if the customer cannot pay in full.",
-    }).json()
-    body = {"numberToCall": "+1234567890", "firstName": "John", "aiSettingsTemplateId": agent["id"],
-            "promptTags": {"amount": "$500.00", "due_date": "January 15, 2026"}}
+    agent = api.post(
+        "/v1/agents",
+        json={
+            "name": "Collections",
+            "prompt": "You are a collections agent. The customer owes {{amount}} due by {{due_date}}.\n"
+            "Be professional and offer payment plan options if the customer cannot pay in full.",
+        },
+    ).json()
+    body = {
+        "numberToCall": "+1234567890",
+        "firstName": "John",
+        "aiSettingsTemplateId": agent["id"],
+        "promptTags": {"amount": "$500.00", "due_date": "January 15, 2026"},
+    }
     r = api.post("/ai/phone-calls/action/call", json=body)
     assert r.status_code == 201, r.text
     call = r.json()
@@ -91,9 +123,15 @@ def test_seed_004_example_with_prompt_tags(api: httpx.Client) -> None:
 
 
 def test_seed_004_metadata_is_kept_for_webhooks(api: httpx.Client, agent: dict[str, Any]) -> None:
-    r = api.post("/ai/phone-calls/action/call", json={
-        "numberToCall": "0501234567", "countryCode": "SA", "metadata": {"deal": "D-9"},
-        "aiSettingsTemplateId": agent["id"]})
+    r = api.post(
+        "/ai/phone-calls/action/call",
+        json={
+            "numberToCall": "0501234567",
+            "countryCode": "SA",
+            "metadata": {"deal": "D-9"},
+            "aiSettingsTemplateId": agent["id"],
+        },
+    )
     assert r.status_code == 201
     assert r.json()["to"] == "+966501234567" and r.json()["metadata"] == {"deal": "D-9"}
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support import client_for, free_port, new_key, running_server
 
 from callwright.demo import DEMO_FLOW
 from callwright.settings import Settings
-from tests.support import client_for, free_port, new_key, running_server
 
 TERMINAL = {"completed", "no_answer", "busy", "failed", "voicemail", "canceled"}
 
@@ -36,8 +36,14 @@ class VoiceServer:
 def voice_settings(tmp: Any, **overrides: Any) -> Settings:
     port = free_port()
     values: dict[str, Any] = dict(
-        database_url=f"sqlite+aiosqlite:///{tmp / 'voice.db'}", data_dir=tmp, port=port, bootstrap_key=False,
-        log_json=False, simulator_ring_ms=200, simulator_no_answer_after_ms=1500, reconcile_interval_s=0.5,
+        database_url=f"sqlite+aiosqlite:///{tmp / 'voice.db'}",
+        data_dir=tmp,
+        port=port,
+        bootstrap_key=False,
+        log_json=False,
+        simulator_ring_ms=200,
+        simulator_no_answer_after_ms=1500,
+        reconcile_interval_s=0.5,
     )
     values.update(overrides)
     return Settings(**values)
@@ -53,11 +59,17 @@ def voice_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceServ
 
 @pytest.fixture(scope="session")
 def flow_agent(voice_server: VoiceServer) -> dict[str, Any]:
-    r = voice_server.api.post("/v1/agents", json={
-        "name": "Appointments",
-        "dialogue": {"engine": "flow", "flow": DEMO_FLOW},
-        "voicemail": {"action": "leave_message", "message": "Hi {{ first_name||there }}, please call Riverside Dental."},
-        "end_call_after_silence_s": 6,
-    })
+    r = voice_server.api.post(
+        "/v1/agents",
+        json={
+            "name": "Appointments",
+            "dialogue": {"engine": "flow", "flow": DEMO_FLOW},
+            "voicemail": {
+                "action": "leave_message",
+                "message": "Hi {{ first_name||there }}, please call Riverside Dental.",
+            },
+            "end_call_after_silence_s": 6,
+        },
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())

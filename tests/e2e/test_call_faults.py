@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import websockets
+from tests.e2e.conftest import VoiceServer, voice_settings
+from tests.support import client_for, new_key, running_server
 
 from callwright.services.carriers import CarrierRegistry
 from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.telephony.base import Carrier, DialRequest, StatusHandler
-from tests.e2e.conftest import VoiceServer, voice_settings
-from tests.support import client_for, new_key, running_server
 
 
 class ScriptedCarrier:
@@ -43,12 +43,23 @@ class ScriptedCarrier:
         if self.mode != "never_connects":
             async with websockets.connect(request.stream_url) as ws:
                 await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-                await ws.send(json.dumps({
-                    "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
-                    "start": {"streamSid": "MZ1", "accountSid": "AC1", "callSid": "CA1", "tracks": ["inbound"],
-                              "customParameters": request.stream_parameters,
-                              "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
-                }))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "event": "start",
+                            "sequenceNumber": "1",
+                            "streamSid": "MZ1",
+                            "start": {
+                                "streamSid": "MZ1",
+                                "accountSid": "AC1",
+                                "callSid": "CA1",
+                                "tracks": ["inbound"],
+                                "customParameters": request.stream_parameters,
+                                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                            },
+                        }
+                    )
+                )
                 await asyncio.sleep(0.5)
                 if self.mode == "garbage":
                     await ws.send("this is not json")
@@ -63,9 +74,14 @@ def _server_with(carrier: Carrier, tmp: Any) -> tuple[Any, Any]:
     return settings, registry
 
 
-@pytest.mark.parametrize(("mode", "reason"), [
-    ("garbage", "stream_error"), ("drops", "stream_error"), ("never_connects", "stream_not_connected"),
-])
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("garbage", "stream_error"),
+        ("drops", "stream_error"),
+        ("never_connects", "stream_not_connected"),
+    ],
+)
 def test_a_broken_media_stream_ends_the_call_as_failed(mode: str, reason: str, tmp_path: Any) -> None:
     settings, registry = _server_with(ScriptedCarrier(mode), tmp_path)
     from callwright.app import create_app  # noqa: F401  (server built by running_server)
@@ -96,14 +112,18 @@ def test_calls_left_live_by_a_dead_process_are_closed_as_interrupted(tmp_path: A
     key = new_key(settings.database_url)
     with running_server(settings) as base, client_for(base, key) as api:
         agent = api.post("/v1/agents", json={"name": "A"}).json()
-        call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671",
-                                           "scheduled_for": "2099-01-01T00:00:00Z"}).json()
+        call = api.post(
+            "/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671", "scheduled_for": "2099-01-01T00:00:00Z"}
+        ).json()
 
     async def _pretend_live() -> None:
         db = Database(settings.database_url)
         async with db.tx() as conn:
-            await conn.execute(calls.update().where(calls.c.id == uuid.UUID(call["id"])).values(
-                status="in_progress", runner_id="a-process-that-died"))
+            await conn.execute(
+                calls.update()
+                .where(calls.c.id == uuid.UUID(call["id"]))
+                .values(status="in_progress", runner_id="a-process-that-died")
+            )
         await db.dispose()
 
     asyncio.run(_pretend_live())

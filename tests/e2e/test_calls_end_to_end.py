@@ -10,15 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from tests.e2e.conftest import VoiceServer
 
 VERIFY = {"verify": "4567"}
 CALLS: dict[str, dict[str, Any]] = {
     "yes": {"to": "+15550100001", "simulated_callee": {"says": ["yes"], "dtmf": VERIFY}},
     "no_then_choice": {"to": "+15550100011", "simulated_callee": {"says": ["no", "wednesday"], "dtmf": VERIFY}},
-    "interrupts": {"to": "+15550100008", "simulated_callee": {
-        "interrupts": True, "says": ["yes", "yes", "yes"], "dtmf": VERIFY}},
+    "interrupts": {
+        "to": "+15550100008",
+        "simulated_callee": {"interrupts": True, "says": ["yes", "yes", "yes"], "dtmf": VERIFY},
+    },
     "no_answer": {"to": "+15550100003"},
     "busy": {"to": "+15550100002"},
     "fail": {"to": "+15550100004"},
@@ -114,7 +115,7 @@ def test_a_carrier_failure_ends_as_failed(finished: dict[str, dict[str, Any]]) -
 
 
 def test_voicemail_signalled_by_the_carrier_gets_the_message_after_the_beep(
-    finished: dict[str, dict[str, Any]]
+    finished: dict[str, dict[str, Any]],
 ) -> None:
     call = finished["voicemail"]
     assert call["status"] == "voicemail"
