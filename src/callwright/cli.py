@@ -145,3 +145,7 @@ def chat(agent_id: Annotated[str, typer.Argument(help="The agent's ID.")]) -> No
         asyncio.run(_run())
     except (EOFError, KeyboardInterrupt):
         typer.echo("")
+
+
+if __name__ == "__main__":
+    main()
