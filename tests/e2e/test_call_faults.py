@@ -130,3 +130,15 @@ def test_calls_left_live_by_a_dead_process_are_closed_as_interrupted(tmp_path: A
     with running_server(settings) as base, client_for(base, key) as api:
         ended = api.get(f"/v1/calls/{call['id']}").json()
     assert (ended["status"], ended["end_reason"]) == ("failed", "interrupted")
+
+
+def test_a_scheduled_call_is_dialed_when_it_falls_due(voice_server: VoiceServer, flow_agent: dict[str, Any]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    due = (datetime.now(UTC) + timedelta(seconds=2)).isoformat().replace("+00:00", "Z")
+    call = voice_server.api.post(
+        "/v1/calls", json={"agent_id": flow_agent["id"], "to": "+15550100002", "scheduled_for": due}
+    ).json()
+    assert call["status"] == "scheduled"
+    ended = voice_server.wait_for_end(call["id"], timeout_s=30)
+    assert ended["status"] == "busy" and ended["started_at"] >= due
