@@ -161,3 +161,9 @@ def test_a_recording_is_404_until_there_is_one(api: httpx.Client, agent: dict[st
     call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552693"}).json()
     assert api.get(f"/v1/conversations/{call['id']}/recording").status_code == 404
     assert api.get(f"/v1/conversations/{call['id']}/transcript").json() == []
+
+
+def test_a_scheduled_for_without_a_zone_is_taken_as_utc(api: httpx.Client, agent: dict[str, Any]) -> None:
+    body = {"agent_id": agent["id"], "to": "+14155552694", "call": {"scheduled_for": "2099-03-01T09:30:00"}}
+    call = api.post("/v1/calls", json=body).json()
+    assert call["scheduled_for"] == "2099-03-01T09:30:00Z"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from callwright.domain.common import Out, Strict, UtcDatetime
+from callwright.domain.common import AssumeUtc, Out, Strict, UtcDatetime
 from callwright.domain.contact import COUNTRY_PATTERN, ContactIn
 
 CallStatus = Literal[
@@ -40,7 +39,7 @@ class CallFields(Strict):
     metadata: dict[str, Any] | None = None
     variables: dict[str, Any] | None = None
     retry_context: RetryContext | None = None
-    scheduled_for: datetime | None = None
+    scheduled_for: AssumeUtc | None = None
     from_number: str | None = Field(default=None, max_length=100)
 
 
@@ -92,15 +91,6 @@ class CallCreate(CallFields):
                 setattr(self, name, nested)
             self.call = None
         return self
-
-    @field_validator("scheduled_for", check_fields=False)
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        from datetime import UTC
-
-        if v is not None and v.tzinfo is None:
-            return v.replace(tzinfo=UTC)
-        return v
 
 
 class TranscriptTurn(Out):
@@ -181,16 +171,7 @@ class CompatSeed002Call(Strict):
     retry_context: RetryContext | None = None
     metadata: dict[str, Any] | None = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
-    scheduled_for: datetime | None = None
-
-    @field_validator("scheduled_for")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        from datetime import UTC
-
-        if v is not None and v.tzinfo is None:
-            return v.replace(tzinfo=UTC)
-        return v
+    scheduled_for: AssumeUtc | None = None
 
 
 class CompatSeed002Response(Out):
