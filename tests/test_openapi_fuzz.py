@@ -10,7 +10,9 @@ Raise ``CALLWRIGHT_FUZZ_EXAMPLES`` for a deeper local run.
 
 from __future__ import annotations
 
+import itertools
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,36 @@ from callwright.settings import Settings
 from tests.support import new_key, running_server
 
 pytestmark = pytest.mark.fuzz
+
+_turn = itertools.count()
+_numbers = itertools.count(100)
+
+
+def _use_real_resources(case: Any, base: str, key: str) -> None:
+    """On every other case, point well-formed ``{agent_id}``/``{contact_id}``/``{call_id}`` path
+    parameters at freshly made resources, so the fuzz reaches past the 404 into the handlers.
+    Deterministic (a counter, not randomness); invalid IDs from negative cases are left alone."""
+    params: dict[str, Any] = case.path_parameters or {}
+    names = [n for n in ("agent_id", "contact_id", "call_id") if isinstance(params.get(n), str)]
+    if not names or next(_turn) % 2:
+        return
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
+        for name in names:
+            try:
+                uuid.UUID(params[name])
+            except ValueError:
+                continue
+            number = f"+1415555{next(_numbers) % 10_000:04d}"
+            if name == "contact_id":
+                r = api.post("/v1/contacts", json={"phone_number": number, "first_name": "Ada"})
+            else:
+                r = api.post("/v1/agents", json={"name": "Fuzz target", "prompt": "Talk to {{ first_name }}."})
+                if name == "call_id" and r.status_code == 201:
+                    r = api.post("/v1/calls", json={"agent_id": r.json()["id"], "to": number})
+            assert r.status_code == 201, r.text
+            params[name] = r.json()["id"]
+
 
 MAX_EXAMPLES = int(os.environ.get("CALLWRIGHT_FUZZ_EXAMPLES", "10"))
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
@@ -80,4 +112,5 @@ def test_served_document_is_the_fuzzed_one(fuzz_target: tuple[str, str]) -> None
 )
 def test_openapi_no_server_errors(case: Any, fuzz_target: tuple[str, str]) -> None:
     base, key = fuzz_target
+    _use_real_resources(case, base, key)
     case.call_and_validate(base_url=base, headers={"Authorization": f"Bearer {key}"}, checks=CHECKS, timeout=30)
