@@ -83,7 +83,7 @@ def create_app(
         await db.migrate()
         runtime = None
         call_queue: CallQueue = queue or NoDialer()
-        if voice and queue is None:
+        if voice and settings.run_voice and queue is None:
             from callwright.runtime import VoiceRuntime
 
             runtime = VoiceRuntime(settings, db, carriers)

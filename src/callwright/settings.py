@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     broker: str = Field(
         default="memory", description="Task broker: `memory` (in-process) or a redis:// URL."
     )
+    run_voice: bool = Field(
+        default=True,
+        description="Dial calls and run media sessions in this process; false makes an API-only node.",
+    )
     log_level: str = Field(default="INFO", description="Root log level.")
     log_json: bool = Field(default=True, description="Structured JSON logs (one object per line).")
     idempotency_ttl_s: int = Field(default=24 * 3600, description="How long Idempotency-Key answers are kept.")
