@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from callwright.app import create_app
@@ -142,7 +143,7 @@ async def _follow(api: httpx.AsyncClient, call_id: str, console: Console) -> dic
         for turn in turns[shown:]:
             who = "[bold magenta]Agent[/]" if turn["role"] == "agent" else "[bold blue]Maria[/]"
             cut = " [dim](interrupted)[/]" if turn.get("interrupted") else ""
-            console.print(f"{who}: {turn['text']}{cut}")
+            console.print(f"{who}: {escape(turn['text'])}{cut}")
         shown = max(shown, len(turns))
         if time.monotonic() - started > 300:
             raise TimeoutError("the demo call did not finish within 5 minutes")

@@ -97,7 +97,7 @@ class MediaSessions:
 
         def on_event(event: SessionEvent) -> None:
             if isinstance(event, TranscriptEvent):
-                text = event.text if not event.dtmf else (event.text or f"[keypad {event.dtmf}]")
+                text = event.dtmf or event.text  # keyed digits are stored as the digits, as in the final record
                 at = int((time.monotonic() - t0) * 1000)
                 live.append(
                     {"role": event.role, "text": text, "start_ms": at, "end_ms": at, "interrupted": event.interrupted}
