@@ -107,6 +107,7 @@ class Listener:
         self.last_voiced_at: float | None = None  # wall time of the last voiced frame
         self.last_frame_at: float | None = None  # wall time the last frame arrived
         self.last_voiced_ms: int | None = None
+        self._last_heard_at: float | None = None  # wall time of the current utterance's last heard frame
 
     @property
     def stream_ms(self) -> int:
@@ -159,12 +160,17 @@ class Listener:
         now = self.last_frame_at = self._clock()
         signals: list[Signal] = []
         speaking = self._vad.process(pcm)
-        voiced = self._vad.last_voiced
+        voiced = self._vad.last_voiced  # webrtcvad's raw verdict, with its 80-140 ms hangover
         self._voiced_run = self._voiced_run + 1 if voiced else 0
         self._preroll.append(pcm)
         if voiced:
             self.last_voiced_at = now
             self.last_voiced_ms = at_ms + FRAME_MS
+        # Within an utterance the detector reports frames *heard* (voiced and above the
+        # background): hangover frames are not, so the end of speech and the endpointing delay
+        # count from the caller's real last sound, not ~130 ms after it.
+        if speaking:
+            self._last_heard_at = now
 
         if self.beep is not None:
             was_detected = self.beep.detected
@@ -182,13 +188,14 @@ class Listener:
             self._utterance.feed(pcm)
 
         if self.greeting is not None and (self._current is not None or self.greeting.heard_speech):
-            verdict = self.greeting.process(at_ms, voiced)
+            # Judged on the same frames as the endpointer, so a pause ends both on one frame.
+            verdict = self.greeting.process(at_ms, speaking if self._current is not None else voiced)
             if verdict is not None:
                 signals.append(GreetingClassified(verdict))
                 self.greeting = None
 
         if self._current is not None:
-            if self._endpointer.frame(at_ms, voiced):
+            if self._endpointer.frame(at_ms, speaking):
                 signals.append(self._end())
             elif not self._sustained_sent and self._endpointer.voiced_ms >= self.sustained_ms:
                 self._sustained_sent = True
@@ -229,7 +236,7 @@ class Listener:
             transcript=transcript,
             start_ms=start_ms,
             end_ms=end_ms,
-            speech_end_at=self.last_voiced_at if self.last_voiced_at is not None else endpoint_at,
+            speech_end_at=self._last_heard_at if self._last_heard_at is not None else endpoint_at,
             endpoint_at=endpoint_at,
             stt_done_at=stt_done_at,
         )

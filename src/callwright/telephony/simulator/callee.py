@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -40,7 +41,7 @@ from callwright.telephony.media_stream import (
     encode_stop,
     parse_outbound,
 )
-from callwright.telephony.simulator.behavior import SimulatedCallee
+from callwright.telephony.simulator.behavior import DEFAULT_LINE, SimulatedCallee
 from callwright.voice.audio import (
     CARRIER_RATE,
     SAMPLE_RATE,
@@ -61,6 +62,7 @@ VOICEMAIL_GREETING = (
 )
 _FRAME_S = FRAME_MS / 1000
 _BARGE_IN_GAP_TICKS = 3  # a shorter gap in agent audio is jitter, not the end of its speech
+_VOICED_RMS = 300.0  # a frame louder than this (about -40 dBFS) holds speech, not espeak's quiet tail
 
 
 def ulaw_to_pcm16k(ulaw: bytes) -> bytes:
@@ -87,6 +89,23 @@ async def speech_frames(synthesizer: Synthesizer, text: str) -> AsyncIterator[li
         yield tail
 
 
+def last_voiced_frame(frames: list[bytes]) -> int:
+    """Index of the last frame that holds sound (RMS above ~-40 dBFS), or -1 when none does."""
+    for i in range(len(frames) - 1, -1, -1):
+        x = np.frombuffer(ulaw_decode(frames[i]), dtype="<i2").astype(np.float64)
+        if float(np.sqrt(np.mean(x * x))) > _VOICED_RMS:
+            return i
+    return -1
+
+
+@dataclass
+class PreparedLine:
+    """A line synthesized before it is needed, so speaking it costs no compute mid-call."""
+
+    frames: list[bytes]
+    last_voiced: int  # index of its last frame with sound
+
+
 class StreamConnectError(Exception):
     """The WebSocket to the server never opened (refused, bad handshake, timeout)."""
 
@@ -105,6 +124,28 @@ class SentDigit:
     digit: str
     at_s: float
     trigger: str
+
+
+@dataclass
+class TurnTiming:
+    """The callee's own stopwatch on one of its turns (seconds since the stream started).
+
+    ``last_sent_s``: its last frame with sound (or its last digit) went out; ``reply_s``: the
+    first agent audio frame arrived after that. Their difference is the response latency as
+    the far end hears it, measured independently of the server's records.
+    """
+
+    kind: str  # "speech" or "dtmf"
+    text: str
+    trigger: str
+    last_sent_s: float | None = None
+    reply_s: float | None = None
+
+    @property
+    def response_ms(self) -> float | None:
+        if self.last_sent_s is None or self.reply_s is None:
+            return None
+        return (self.reply_s - self.last_sent_s) * 1000
 
 
 class CalleePeer:
@@ -152,6 +193,9 @@ class CalleePeer:
         self.cleared = 0
         self.protocol_errors: list[str] = []
         self.frames_sent = 0
+        self.ticks_skipped = 0  # 20 ms ticks missed because the loop was late (never made up in a burst)
+        self.playout_underruns = 0  # ticks where agent audio ran dry in the middle of a sentence
+        self.turn_timings: list[TurnTiming] = []
         self.ended_by: str | None = None  # "carrier", "server", "callee" or "timeout"
         self.started = asyncio.Event()  # set once ``start`` went out
 
@@ -159,6 +203,11 @@ class CalleePeer:
         self._seq = 0
         self._t0 = 0.0
         self._speech: deque[bytes] = deque()
+        self._speech_popped = 0  # speech frames sent so far
+        self._speech_marks: deque[tuple[int, TurnTiming]] = deque()  # (_speech_popped at last voiced frame, turn)
+        self._awaiting_reply: TurnTiming | None = None
+        self._mid_sentence = False  # agent audio has played since the last mark
+        self._prepared: dict[str, asyncio.Task[PreparedLine]] = {}
         self._playout: deque[bytes | str] = deque()  # μ-law chunks and mark names, in order
         self._offset = 0  # bytes of _playout[0] already played
         self._agent_run_ticks = 0
@@ -209,9 +258,10 @@ class CalleePeer:
         try:
             await self._talk(ws)
         finally:
-            for task in self._tasks:
+            pending = [*self._tasks, *self._prepared.values()]
+            for task in pending:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*pending, return_exceptions=True)
             await ws.close()
 
     # --- the call ---------------------------------------------------------------------------
@@ -241,6 +291,7 @@ class CalleePeer:
             )
         )
         self.started.set()
+        self._prepare_lines()
         if self.callee.behavior == "voicemail":
             self._spawn(self._play_greeting())
         receiver: asyncio.Task[Any] = asyncio.create_task(self._receive(ws))
@@ -267,13 +318,22 @@ class CalleePeer:
                 raise exc
 
     async def _pace(self, ws: ClientConnection) -> None:
-        """Send one frame per 20 ms on a monotonic schedule, so lateness never accumulates."""
+        """Send one frame per 20 ms tick of a monotonic schedule, like a phone line.
+
+        A late tick sends its frame late; ticks the loop missed entirely are skipped (counted in
+        ``ticks_skipped``), never caught up in a burst. A burst would deliver, say, 500 ms of
+        audio in 70 ms of wall time, and the server's wall-clock endpointing and latency figures
+        would then be fiction.
+        """
         loop = asyncio.get_running_loop()
-        deadline = loop.time()
+        tick = loop.time()
         chunk = 0
         while True:
             chunk += 1
-            frame = self._speech.popleft() if self._speech else SILENCE_FRAME
+            frame = SILENCE_FRAME
+            if self._speech:
+                frame = self._speech.popleft()
+                self._speech_popped += 1
             self.frames_sent = chunk
             if self._recording_from_chunk is None or chunk <= self._recording_from_chunk:
                 pass
@@ -282,17 +342,28 @@ class CalleePeer:
             ):
                 self.hang_up("callee")
             await ws.send(encode_inbound_media(self.stream_sid, self._next_seq(), chunk, (chunk - 1) * FRAME_MS, frame))
+            marks_due = self._speech_marks
+            while marks_due and marks_due[0][0] <= self._speech_popped:
+                _, timing = marks_due.popleft()
+                timing.last_sent_s = self._now()
+                self._awaiting_reply = timing
             recording = self._recording_from_chunk is not None and chunk > self._recording_from_chunk
             played, marks = self._play_frame(recording)
+            if played:
+                self._mid_sentence = True
+            elif self._mid_sentence and not marks:
+                self.playout_underruns += 1
             for name in marks:
+                self._mid_sentence = False
                 await self._echo(ws, name, played=True)
             self._track_agent_speech(played)
-            deadline += _FRAME_S
-            delay = deadline - loop.time()
-            if delay < -1.0:  # the loop stalled for a second; resynchronise rather than burst
-                deadline = loop.time()
-                delay = 0.0
-            await asyncio.sleep(max(delay, 0.0))
+            tick += _FRAME_S
+            now = loop.time()
+            if now >= tick + _FRAME_S:  # a whole tick was missed: skip it rather than burst
+                missed = int((now - tick) // _FRAME_S)
+                self.ticks_skipped += missed
+                tick += missed * _FRAME_S
+            await asyncio.sleep(max(tick - now, 0.0))
 
     def _play_frame(self, recording: bool) -> tuple[int, list[str]]:
         """Play up to 20 ms of agent audio; return bytes played and marks reached."""
@@ -332,6 +403,10 @@ class CalleePeer:
             if isinstance(msg, PlayMedia):
                 if msg.payload:
                     self._playout.append(msg.payload)
+                    awaiting = self._awaiting_reply
+                    if awaiting is not None:
+                        awaiting.reply_s = self._now()
+                        self._awaiting_reply = None
             elif isinstance(msg, PlayMark):
                 if self._playout:
                     self._playout.append(msg.name)
@@ -342,6 +417,7 @@ class CalleePeer:
                 pending = [item for item in self._playout if isinstance(item, str)]
                 self._playout.clear()
                 self._offset = 0
+                self._mid_sentence = False
                 for name in pending:
                     await self._echo(ws, name, played=False)
 
@@ -380,18 +456,50 @@ class CalleePeer:
     async def _key_in(self, digits: str, trigger: str) -> None:
         ws = self._ws
         assert ws is not None
+        timing = TurnTiming("dtmf", digits, trigger)
+        self.turn_timings.append(timing)
         for i, digit in enumerate(digits):
             if i:
                 await asyncio.sleep(self.digit_gap_s)
             await ws.send(encode_dtmf(self.stream_sid, self._next_seq(), digit))
             self.dtmf_sent.append(SentDigit(digit, self._now(), trigger))
+        timing.last_sent_s = self._now()
+        self._awaiting_reply = timing
+
+    def _prepare_lines(self) -> None:
+        """Synthesize every line the callee may say, in the background, as the call starts."""
+        if self.callee.behavior == "voicemail":
+            lines = [self.callee.says[0] if self.callee.says else VOICEMAIL_GREETING]
+        elif self.callee.silent:
+            lines = []
+        else:
+            lines = list(self.callee.says) or [DEFAULT_LINE]
+        for text in lines:
+            self._prepared_line(text)
+
+    def _prepared_line(self, text: str) -> asyncio.Task[PreparedLine]:
+        task = self._prepared.get(text)
+        if task is None:
+            task = self._prepared[text] = asyncio.create_task(self._synthesize(text))
+        return task
+
+    async def _synthesize(self, text: str) -> PreparedLine:
+        frames: list[bytes] = []
+        async for chunk in speech_frames(self.synthesizer, text):
+            frames.extend(chunk)
+        return PreparedLine(frames, last_voiced_frame(frames))
 
     async def _speak(self, text: str, trigger: str) -> None:
-        """Synthesize a line and queue its frames; frames stream out as they are made."""
+        """Queue a line's frames (synthesized ahead, at call start); the pacer sends them."""
         async with self._speak_lock:
+            line = await self._prepared_line(text)
             self.lines_spoken.append(SpokenLine(text, self._now(), trigger))
-            async for frames in speech_frames(self.synthesizer, text):
-                self._speech.extend(frames)
+            timing = TurnTiming("speech", text, trigger)
+            self.turn_timings.append(timing)
+            if line.last_voiced >= 0:
+                at = self._speech_popped + len(self._speech) + line.last_voiced + 1
+                self._speech_marks.append((at, timing))
+            self._speech.extend(line.frames)
 
     def _track_agent_speech(self, played: int) -> None:
         """Barge in once, when the agent has talked ~800 ms straight in the middle of a ``say``.
