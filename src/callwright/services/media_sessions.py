@@ -22,6 +22,7 @@ from callwright.domain.call import LIVE_STATUSES
 from callwright.observability import LIVE_CALLS, TURN_LATENCY, call_id_var, trace_id_var
 from callwright.services import call_state, live_calls
 from callwright.services.agents import version_by_id
+from callwright.services.carriers import carrier_hang_up
 from callwright.services.dialer import hash_token
 from callwright.store.db import Database
 from callwright.store.tables import calls
@@ -124,6 +125,11 @@ class MediaSessions:
             await self._store(call_id, result)
         finally:
             await transport.close()
+            # Closing the stream does not end a carrier's call (Twilio keeps the line open).
+            with contextlib.suppress(Exception):
+                async with self.db.read() as conn:
+                    fresh = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
+                await carrier_hang_up(self.db, fresh)
 
     async def _authenticate(self, params: dict[str, str]) -> Row[Any] | None:
         try:
