@@ -1,14 +1,14 @@
 """API throughput: `POST /v1/calls` against a real server on SQLite and/or PostgreSQL.
 
     python bench/api.py [--backend sqlite|postgres|both] [--duration 10] [--concurrency 32] [--workers 1]
-                        [--clients 1] [--warmup 2]
+                        [--clients 1] [--warmup 2] [--profile DIR]
 
-Starts its own server (``bench/api_server.py``: the API with the voice runtime off, so calls are
-stored ``queued`` and never dialed) on a fresh SQLite file or a fresh PostgreSQL database (created
-and dropped here), creates a key with `callwright keys create` and an agent, warms up, then drives
-``POST /v1/calls`` from ``--concurrency`` keep-alive connections split over ``--clients`` client
-processes (httpx.AsyncClient), each request to a distinct phone number. Prints a table and writes
-``bench/results/api_<backend>.json``. Target (docs DESIGN.md): >= 500 calls/s, p99 < 50 ms.
+Starts its own server (``callwright serve --workers N`` with ``CALLWRIGHT_RUN_VOICE=false``: the API
+with the voice runtime off, so calls are stored ``queued`` and never dialed) on a fresh SQLite file
+or a fresh PostgreSQL database (created and dropped here), creates a key with `callwright keys create`
+and an agent, warms up, then drives ``POST /v1/calls`` from ``--concurrency`` keep-alive connections
+split over ``--clients`` client processes (httpx.AsyncClient), each request to a distinct number.
+Prints a table and writes ``bench/results/api_<backend>.json``. Target (docs DESIGN.md): >= 500 calls/s, p99 < 50 ms.
 
 The load generator runs on the same machine as the server and competes for the same cores; the
 result records the CPU time each side used so you can see who the bottleneck was.
@@ -22,6 +22,7 @@ import multiprocessing as mp
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +41,6 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import latency_summary_ms, print_table, write_result
 
-BENCH_DIR = Path(__file__).resolve().parent
 PG_ADMIN_DSN = os.environ.get("CALLWRIGHT_BENCH_PG", os.environ.get(
     "CALLWRIGHT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
 TARGET_RPS = 500.0
@@ -252,9 +252,11 @@ def _callwright_cmd() -> list[str]:
 
 
 @contextmanager
-def server(db_url: str, tmp: Path, workers: int) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+def server(db_url: str, tmp: Path, workers: int,
+           profile: Path | None = None) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     """Make a key, start the server; yield (base URL, key, process)."""
     env = dict(os.environ, DATABASE_URL=db_url, CALLWRIGHT_DATA_DIR=str(tmp), CALLWRIGHT_BOOTSTRAP_KEY="false",
+               CALLWRIGHT_RUN_VOICE="false",
                CALLWRIGHT_LOG_LEVEL="WARNING", CALLWRIGHT_LOG_JSON="false", PYTHONUNBUFFERED="1")
     made = subprocess.run([*_callwright_cmd(), "keys", "create", "--org", "bench"], env=env, cwd=tmp,
                           capture_output=True, text=True, timeout=120)
@@ -263,10 +265,12 @@ def server(db_url: str, tmp: Path, workers: int) -> Iterator[tuple[str, str, sub
     key = made.stdout.strip().splitlines()[-1].strip()
     port = free_port()
     log = (tmp / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, str(BENCH_DIR / "api_server.py"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers)], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT,
-    )
+    cmd = [*_callwright_cmd(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if profile is not None:
+        # Sampling profile of the server (and its workers); the CPU figures then include py-spy itself.
+        cmd = [shutil.which("py-spy") or "py-spy", "record", "--format", "raw", "--rate", "250", "--subprocesses",
+               "--nonblocking", "-o", str(profile), "--", *cmd]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -283,7 +287,10 @@ def server(db_url: str, tmp: Path, workers: int) -> Iterator[tuple[str, str, sub
             time.sleep(0.1)
         yield base, key, proc
     finally:
-        proc.terminate()
+        if profile is not None:
+            proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        else:
+            proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -297,8 +304,11 @@ def server(db_url: str, tmp: Path, workers: int) -> Iterator[tuple[str, str, sub
 
 def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=f"cw-bench-api-{backend}-"))
+    profile = Path(args.profile).resolve() / f"api_{backend}.txt" if args.profile else None
+    if profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with database(backend, tmp) as db_url, server(db_url, tmp, args.workers) as (base, key, proc):
+        with database(backend, tmp) as db_url, server(db_url, tmp, args.workers, profile) as (base, key, proc):
             headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
                 r = api.post("/v1/agents", json={
@@ -386,6 +396,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent keep-alive connections in total")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for the server")
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes sharing the connections")
+    parser.add_argument("--profile", metavar="DIR", help="run the server under py-spy; collapsed stacks to DIR")
     args = parser.parse_args()
     if args.clients < 1 or args.concurrency < args.clients:
         parser.error("need 1 <= --clients <= --concurrency")

@@ -67,6 +67,24 @@ async def bootstrap_key(db: Database) -> str | None:
     return new.key
 
 
+def print_bootstrap_key(key: str | None) -> None:
+    if key:
+        print(
+            f"\nNo API key existed, so one was created for organization 'default'.\n"
+            f"It is shown only this once; keep it:\n\n    {key}\n",
+            flush=True,
+        )
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for `callwright serve --workers N`: each worker process builds its app here."""
+    from callwright.observability import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
+
+
 def create_app(
     settings: Settings | None = None,
     queue: CallQueue | None = None,
@@ -96,13 +114,7 @@ def create_app(
         )
         app.state.runtime = runtime
         if settings.bootstrap_key:
-            key = await bootstrap_key(db)
-            if key:
-                print(
-                    f"\nNo API key existed, so one was created for organization 'default'.\n"
-                    f"It is shown only this once; keep it:\n\n    {key}\n",
-                    flush=True,
-                )
+            print_bootstrap_key(await bootstrap_key(db))
         if runtime is not None:
             await runtime.start(app)
         try:

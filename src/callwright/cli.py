@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from callwright.settings import get_settings
+from callwright.settings import Settings, get_settings
 
 app = typer.Typer(help="Callwright: self-hostable AI phone calls.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -19,6 +19,14 @@ app.add_typer(keys_app, name="keys")
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Bind port.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port. Each runs its own in-process workers (and, with the voice "
+            "runtime on, dials the calls it accepted); keep 1 on SQLite.",
+        ),
+    ] = 1,
 ) -> None:
     """Start the API, the dashboard and the in-process workers (applies migrations first)."""
     import uvicorn
@@ -32,14 +40,32 @@ def serve(
     if port:
         settings.port = port
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        ws_ping_interval=None,
+    options: dict[str, Any] = dict(
+        host=settings.host, port=settings.port, log_config=None, access_log=False, ws_ping_interval=None
     )
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Worker processes build their own app from the environment: pass the overrides on, and migrate
+    # and make the bootstrap key once here so the workers do not race each other for them.
+    os.environ["CALLWRIGHT_HOST"] = settings.host
+    os.environ["CALLWRIGHT_PORT"] = str(settings.port)
+    asyncio.run(_prepare_store(settings))
+    os.environ["CALLWRIGHT_BOOTSTRAP_KEY"] = "false"
+    uvicorn.run("callwright.app:app_from_env", factory=True, workers=workers, **options)
+
+
+async def _prepare_store(settings: Settings) -> None:
+    from callwright.app import bootstrap_key, print_bootstrap_key
+    from callwright.store.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        if settings.bootstrap_key:
+            print_bootstrap_key(await bootstrap_key(db))
+    finally:
+        await db.dispose()
 
 
 @app.command()
