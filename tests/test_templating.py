@@ -218,3 +218,28 @@ def test_cache_evicts_least_recently_used() -> None:
 
 def test_output_is_not_html_escaped() -> None:
     assert render("{{ x }}", {"x": "Tom & <Jerry>"}) == "Tom & <Jerry>"
+
+
+def test_straight_line_templates_render_inline_and_others_in_the_thread() -> None:
+    renderer = TemplateRenderer()
+    modes = {
+        "plain text": "plain",
+        "Hi {{ first_name||there }}, {{ a.b['c'] | upper }}": "inline",
+        "{% if x %}y{% endif %}": "thread",
+        "{{ x ~ y }}": "thread",
+        "{{ x.replace('a', 'b') }}": "thread",
+        "{{ items[n] }}": "thread",
+        "{{ range(10) | list | join }}": "thread",
+    }
+    for source, mode in modes.items():
+        assert renderer.compile(source)._callwright_mode == mode, source
+    assert renderer.render("Hi {{ first_name||there }}", {}) == "Hi there"
+    assert renderer.render("a\r\nb {{ x }}", {"x": 1}) == "a\nb 1"
+
+
+def test_inline_render_keeps_the_output_limit_and_the_sandbox() -> None:
+    renderer = TemplateRenderer(max_output_chars=10)
+    with pytest.raises(TemplateError, match="limit"):
+        renderer.render("{{ x }}", {"x": "y" * 100})
+    with pytest.raises(TemplateError, match="sandbox"):
+        TemplateRenderer().render("{{ x.__class__ }}", {"x": "y"})
