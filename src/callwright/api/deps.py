@@ -24,9 +24,14 @@ class Services:
     calls: CallService
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """The app's services (async, so FastAPI calls it inline instead of in a worker thread)."""
+    return services_of(request)
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cw_live_...`")
@@ -39,7 +44,7 @@ async def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`",
                             headers={"WWW-Authenticate": "Bearer"})
-    services = get_services(request)
+    services = services_of(request)
     principal = await services.keys.verify(credentials.credentials)
     if principal is None:
         raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
@@ -14,8 +15,11 @@ class PhoneNumberError(ValueError):
     """A number that cannot be dialed; the message says why, for a 422."""
 
 
+@lru_cache(maxsize=4096)
 def to_e164(raw: str, country_code: str | None, default_region: str | None = None) -> str:
-    """Parse ``raw`` (any common format) to E.164; local numbers need ``country_code``."""
+    """Parse ``raw`` (any common format) to E.164; local numbers need ``country_code``.
+
+    Cached: a call parses its number more than once, and campaigns repeat numbers."""
     text = (raw or "").strip()
     if not text:
         raise PhoneNumberError("phone number is empty")
@@ -54,6 +58,7 @@ def _assigned_calling_code(code: int) -> bool:
     return phonenumbers.region_code_for_country_code(code) != phonenumbers.UNKNOWN_REGION
 
 
+@lru_cache(maxsize=4096)
 def timezone_for(e164: str) -> str | None:
     """The callee's IANA time zone when the number pins one down (the first candidate otherwise)."""
     try:
