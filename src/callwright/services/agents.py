@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +59,7 @@ async def create_agent(db: Database, org_id: uuid.UUID, body: AgentCreate) -> Ag
                 config={"name": body.name, **config}, created_at=now,
             )
         )
+    forget_versions(db, org_id)
     return await get_agent(db, org_id, agent_id)
 
 
@@ -119,6 +122,7 @@ async def update_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, bod
                 config={"name": name, **config}, created_at=now,
             )
         )
+    forget_versions(db, org_id)
     return await get_agent(db, org_id, agent_id)
 
 
@@ -130,6 +134,7 @@ async def archive_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) ->
             .where(agents.c.id == agent_id, agents.c.org_id == org_id, agents.c.archived_at.is_(None))
             .values(archived_at=utcnow())
         )
+    forget_versions(db, org_id)
 
 
 async def list_versions(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> list[AgentVersionOut]:
@@ -160,6 +165,46 @@ async def current_version(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID |
         agent_id=row.id, version_id=row.version_id, name=row.name,
         settings=AgentSettings.model_validate(row.config),
     )
+
+
+VERSION_CACHE_TTL_S = 2.0
+_version_cache: weakref.WeakKeyDictionary[
+    Database, dict[tuple[uuid.UUID, uuid.UUID | None], tuple[float, AgentVersion]]
+] = weakref.WeakKeyDictionary()
+
+
+async def cached_current_version(
+    db: Database, org_id: uuid.UUID, agent_id: uuid.UUID | None
+) -> AgentVersion | None:
+    """``current_version`` through a per-process cache, for the call-creation hot path.
+
+    Staleness bound: a PATCH or DELETE made through this process drops the organization's entries
+    at once; one made by another process (another worker or node) is seen within
+    ``VERSION_CACHE_TTL_S`` seconds. Until then a new call runs with, and records, the previous
+    version (``agent_version_id``), exactly as if it had been created just before the change.
+    A missing or archived agent is never cached, so it is looked up every time.
+    """
+    cache = _version_cache.get(db)
+    if cache is None:
+        cache = _version_cache.setdefault(db, {})
+    now = time.monotonic()
+    hit = cache.get((org_id, agent_id))
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    version = await current_version(db, org_id, agent_id)
+    if version is not None:
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[(org_id, agent_id)] = (now + VERSION_CACHE_TTL_S, version)
+    return version
+
+
+def forget_versions(db: Database, org_id: uuid.UUID) -> None:
+    """Drop the organization's cached versions (after any change to its agents)."""
+    cache = _version_cache.get(db)
+    if cache:
+        for key in [k for k in cache if k[0] == org_id]:
+            cache.pop(key, None)
 
 
 async def version_by_id(db: Database, org_id: uuid.UUID, version_id: uuid.UUID) -> AgentVersion:

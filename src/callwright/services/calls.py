@@ -9,10 +9,10 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -83,6 +83,17 @@ def new_trace_id() -> str:
             return value
 
 
+_INSERT_CALL = calls.insert()
+_INSERT_IDEMPOTENCY_KEY = idempotency_keys.insert()
+_NEW_CALL_COLUMNS = frozenset({
+    "id", "org_id", "trace_id", "agent_id", "agent_version_id", "contact_id", "campaign_id", "direction", "medium",
+    "from_number", "to_number", "status", "call_source", "metadata", "variables", "context", "first_message",
+    "prompt", "retry_context", "simulated_callee", "transcript", "results", "attempt", "retry_of", "scheduled_for",
+    "created_at", "updated_at",
+})
+_NULL_CALL_COLUMNS = {c.name: None for c in calls.c if c.name not in _NEW_CALL_COLUMNS}
+
+
 class CallService:
     def __init__(self, db: Database, queue: CallQueue, default_region: str = "US") -> None:
         self.db = db
@@ -96,7 +107,7 @@ class CallService:
             replay = await self._replay(org_id, idempotency_key, fingerprint)
             if replay is not None:
                 return replay
-        version = await agent_service.current_version(self.db, org_id, req.agent_id)
+        version = await agent_service.cached_current_version(self.db, org_id, req.agent_id)
         if version is None:
             if req.agent_id is None:
                 raise InvalidInput(
@@ -130,7 +141,7 @@ class CallService:
                 )
                 future = req.scheduled_for is not None and req.scheduled_for > now + timedelta(seconds=1)
                 status = "scheduled" if future else "queued"
-                values = dict(
+                values: dict[str, Any] = dict(
                     id=call_id, org_id=org_id, trace_id=new_trace_id(), agent_id=version.agent_id,
                     agent_version_id=version.version_id, contact_id=contact.id, campaign_id=req.campaign_id,
                     direction=req.direction, medium=req.medium, from_number=from_number, to_number=to_number,
@@ -140,15 +151,16 @@ class CallService:
                     transcript=[], results={}, attempt=req.attempt, retry_of=req.retry_of,
                     scheduled_for=req.scheduled_for or now, created_at=now, updated_at=now,
                 )
-                await conn.execute(calls.insert().values(**values))
-                row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
-                out = conversation_out(row)
+                await conn.execute(_INSERT_CALL, values)
+                # The record is what was just inserted: no read-back (the other columns start NULL).
+                out = conversation_out(SimpleNamespace(**_NULL_CALL_COLUMNS, **values))
                 if idempotency_key:
                     await conn.execute(
-                        idempotency_keys.insert().values(
+                        _INSERT_IDEMPOTENCY_KEY,
+                        dict(
                             org_id=org_id, key=idempotency_key, request_hash=fingerprint, status_code=201,
                             response=out.model_dump(mode="json", by_alias=True), created_at=now,
-                        )
+                        ),
                     )
         except IntegrityError:
             if idempotency_key:
@@ -178,9 +190,11 @@ class CallService:
             err = exc.errors()[0]
             raise InvalidInput(["body", "simulated_callee", *err["loc"]], err["msg"], err["type"]) from exc
 
-    async def _resolve_contact(self, conn: AsyncConnection, org_id: uuid.UUID, req: NewCall) -> Row[Any]:
+    async def _resolve_contact(
+        self, conn: AsyncConnection, org_id: uuid.UUID, req: NewCall
+    ) -> contact_service.ContactRow:
         if req.contact_ref is not None:
-            row = None
+            row: contact_service.ContactRow | None = None
             try:
                 row = await contact_service.by_id(conn, org_id, uuid.UUID(req.contact_ref))
             except ValueError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +23,7 @@ from callwright.store.types import utcnow
 _PROFILE = ("first_name", "last_name", "email", "external_id", "timezone")
 
 
-def contact_out(row: Row[Any]) -> ContactOut:
+def contact_out(row: ContactRow) -> ContactOut:
     return ContactOut(
         id=str(row.id), phone_number=row.phone_number, first_name=row.first_name, last_name=row.last_name,
         email=row.email, external_id=row.external_id, timezone=row.timezone, attributes=row.attributes or {},
@@ -36,9 +38,34 @@ def parse_number(raw: str, country: str | None, loc: list[str | int], default_re
         raise InvalidInput(loc, str(exc), "value_error.phone_number") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """A contact row just inserted, built from the inserted values (no read-back)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    phone_number: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    external_id: str | None
+    timezone: str | None
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+ContactRow = Row[Any] | ContactRecord
+
+# Built once: a prebuilt statement keeps its cache key, so SQLAlchemy skips rebuilding it per call.
+_BY_PHONE = sa.select(contacts).where(
+    contacts.c.org_id == sa.bindparam("org_id"), contacts.c.phone_number == sa.bindparam("phone_number")
+)
+_INSERT = contacts.insert()
+
+
 async def by_phone(conn: AsyncConnection, org_id: uuid.UUID, e164: str) -> Row[Any] | None:
-    q = sa.select(contacts).where(contacts.c.org_id == org_id, contacts.c.phone_number == e164)
-    return (await conn.execute(q)).first()
+    return (await conn.execute(_BY_PHONE, {"org_id": org_id, "phone_number": e164})).first()
 
 
 async def by_id(conn: AsyncConnection, org_id: uuid.UUID, contact_id: uuid.UUID) -> Row[Any] | None:
@@ -53,7 +80,7 @@ async def by_external_id(conn: AsyncConnection, org_id: uuid.UUID, external_id: 
 
 async def upsert(
     conn: AsyncConnection, org_id: uuid.UUID, e164: str, profile: ContactIn | None, update_existing: bool
-) -> Row[Any]:
+) -> ContactRow:
     """Find the contact for ``e164``, creating it on first call; ``update_existing`` refreshes
     its profile from ``profile`` (only the fields given)."""
     existing = await by_phone(conn, org_id, e164)
@@ -70,18 +97,14 @@ async def upsert(
             assert refreshed is not None
             return refreshed
         return existing
-    new_id = uuid.uuid4()
-    await conn.execute(
-        contacts.insert().values(
-            id=new_id, org_id=org_id, phone_number=e164,
-            first_name=fields.get("first_name"), last_name=fields.get("last_name"), email=fields.get("email"),
-            external_id=fields.get("external_id"), timezone=fields.get("timezone") or timezone_for(e164),
-            attributes=fields.get("attributes") or {}, created_at=now, updated_at=now,
-        )
+    record = ContactRecord(
+        id=uuid.uuid4(), org_id=org_id, phone_number=e164,
+        first_name=fields.get("first_name"), last_name=fields.get("last_name"), email=fields.get("email"),
+        external_id=fields.get("external_id"), timezone=fields.get("timezone") or timezone_for(e164),
+        attributes=fields.get("attributes") or {}, created_at=now, updated_at=now,
     )
-    created = await by_id(conn, org_id, new_id)
-    assert created is not None
-    return created
+    await conn.execute(_INSERT, {name: getattr(record, name) for name in ContactRecord.__slots__})
+    return record
 
 
 async def create_contact(db: Database, org_id: uuid.UUID, body: ContactCreate, default_region: str) -> ContactOut:

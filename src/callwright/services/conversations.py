@@ -20,7 +20,8 @@ def _s(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def conversation_out(row: Row[Any]) -> Conversation:
+def conversation_out(row: Row[Any] | Any) -> Conversation:
+    """The record from a ``calls`` row (or anything with the same attributes)."""
     return Conversation(
         id=str(row.id), trace_id=row.trace_id, agent_id=str(row.agent_id),
         agent_version_id=str(row.agent_version_id), contact_id=_s(row.contact_id),

@@ -14,12 +14,13 @@ from callwright.store.db import Database
 from callwright.store.tables import dnc_numbers
 from callwright.store.types import utcnow
 
+_LISTED = sa.select(dnc_numbers.c.phone_number).where(
+    dnc_numbers.c.org_id == sa.bindparam("org_id"), dnc_numbers.c.phone_number == sa.bindparam("phone_number")
+)
+
 
 async def is_listed(conn: AsyncConnection, org_id: uuid.UUID, e164: str) -> bool:
-    q = sa.select(dnc_numbers.c.phone_number).where(
-        dnc_numbers.c.org_id == org_id, dnc_numbers.c.phone_number == e164
-    )
-    return (await conn.execute(q)).first() is not None
+    return (await conn.execute(_LISTED, {"org_id": org_id, "phone_number": e164})).first() is not None
 
 
 def _out(row: Any) -> dict[str, Any]:

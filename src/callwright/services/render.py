@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Row
-
 from callwright.domain.agent import AgentSettings
+from callwright.services.contacts import ContactRow
 from callwright.services.variables import builtin_variables, compose_instructions, compose_variables
 from callwright.templating import render_safe
 
@@ -21,7 +20,7 @@ class CallTexts:
     prompt: str
 
 
-def contact_mapping(contact: Row[Any] | None) -> dict[str, Any] | None:
+def contact_mapping(contact: ContactRow | None) -> dict[str, Any] | None:
     if contact is None:
         return None
     return {
@@ -35,7 +34,7 @@ def render_call_texts(
     *,
     settings: AgentSettings,
     agent_id: uuid.UUID,
-    contact: Row[Any] | None,
+    contact: ContactRow | None,
     to_number: str | None,
     from_number: str | None,
     direction: str,
