@@ -165,13 +165,14 @@ def _summary(call: dict[str, Any], base: str, console: Console) -> None:
     for name, value in call["results"].items():
         results.add_row(name, str(value))
     console.print(results)
-    summary = (call.get("latency") or {}).get("summary") or {}
+    latency = call.get("latency") or {}
+    summary = latency.get("summary") or {}
     if summary:
-        lat = Table(title="Response latency per turn (caller stops speaking -> first agent audio), ms")
-        for col in ("component", "p50", "p95", "n"):
+        lat = Table(title=f"Response latency over {latency.get('n', 0)} turns (caller stops -> first agent audio), ms")
+        for col in ("component", "p50", "p95"):
             lat.add_column(col)
         for name, stats in summary.items():
-            lat.add_row(name, f"{stats.get('p50', 0):.0f}", f"{stats.get('p95', 0):.0f}", str(stats.get("n", "")))
+            lat.add_row(name.removesuffix("_ms"), f"{stats.get('p50', 0):.0f}", f"{stats.get('p95', 0):.0f}")
         console.print(lat)
     if call.get("recording_url"):
         console.print(f"Recording (stereo WAV, caller left / agent right): {base}{call['recording_url']}")
