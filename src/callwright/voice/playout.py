@@ -241,9 +241,15 @@ class Playout:
         sentence.tts_start = self._clock()
         try:
             async for pcm in self._synth.synthesize(sentence.text):
-                if sentence.tts_first_byte is None and pcm:
+                frames = encoder.encode(pcm)
+                if sentence.tts_first_byte is None and frames:
+                    # The first *frame* of audio: until the synthesizer has delivered 20 ms of
+                    # it there is nothing to send, and that wait is the synthesizer's.
                     sentence.tts_first_byte = self._clock()
-                self._add_frames(sentence, encoder.encode(pcm))
+                self._add_frames(sentence, frames)
+                # A synthesizer faster than real time leaves many chunks queued; converting them
+                # all in one step would keep the pacer (and every other call) off the loop.
+                await asyncio.sleep(0)
             self._add_frames(sentence, encoder.flush())
         except asyncio.CancelledError:
             raise

@@ -146,7 +146,13 @@ class DecoderPool:
         """
         grammar_decoders = [self._new_grammar(scored) for _ in range(grammar) for scored in (True, False)]
         open_decoders = [self._new_open() for _ in range(open_vocabulary)]
+        # The lexicon (CMUdict, ~0.5 s to read) and the common grammars are loaded here too:
+        # otherwise the first utterance does it inline, stalling every call on the event loop.
+        common = [grammar_for(Expectation(kind), self.lexicon.__contains__) for kind in ("yes_no", "digits")]
         for g in grammar_decoders:
+            for spec in common:
+                if spec is not None and spec.scored == g.scored:
+                    g.activate(spec)
             self.give_back_grammar(g)
         for d in open_decoders:
             self.give_back_open(d)
