@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from callwright.api.deps import Org, Svc
 from callwright.domain.call import CallCreate, CallStatus, Conversation, ConversationPage, TranscriptTurn
@@ -25,11 +25,14 @@ IdempotencyKey = Annotated[
 
 
 @router.post("/v1/calls", status_code=201, response_model=Conversation)
-async def create_call(body: CallCreate, org: Org, svc: Svc, idempotency_key: IdempotencyKey = None) -> Conversation:
-    fingerprint = request_fingerprint(body.model_dump(mode="json", exclude_unset=True))
-    return await svc.calls.create(
+async def create_call(body: CallCreate, org: Org, svc: Svc, idempotency_key: IdempotencyKey = None) -> Response:
+    fingerprint = request_fingerprint(body.model_dump(mode="json", exclude_unset=True)) if idempotency_key else ""
+    out = await svc.calls.create(
         org.org_id, from_canonical(body), idempotency_key=idempotency_key, fingerprint=fingerprint
     )
+    # Serialized once here; FastAPI passes a Response through instead of validating the model again
+    # (response_model still documents the body).
+    return Response(out.model_dump_json(by_alias=True), status_code=201, media_type="application/json")
 
 
 @router.get("/v1/calls/{call_id}", response_model=Conversation)
