@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,13 +42,32 @@ class Database:
         else:
             kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
+        """A transaction. On SQLite, transactions of this process take turns (an asyncio lock):
+        SQLite has one writer at a time, and writers polling its file lock (busy_timeout) make
+        long latency tails; queueing them here is fair and cheap. Reads (``read()``) stay
+        concurrent under WAL. Do not open a ``tx()`` inside another one on SQLite."""
+        lock = self._write_lock()
+        if lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with lock, self.engine.begin() as conn:
             yield conn
+
+    def _write_lock(self) -> asyncio.Lock | None:
+        if not self.is_sqlite:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._lock_loop is not loop:  # an asyncio.Lock belongs to one event loop
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
