@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 import weakref
@@ -157,8 +158,7 @@ async def current_version(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID |
     """The live version of an agent, or of the organization's default agent (its oldest active one)."""
     q = sa.select(agents).where(agents.c.org_id == org_id, agents.c.archived_at.is_(None))
     q = q.where(agents.c.id == agent_id) if agent_id else q.order_by(agents.c.created_at, agents.c.id).limit(1)
-    async with db.read() as conn:
-        row = (await conn.execute(q)).first()
+    row = await db.run_read(lambda conn: conn.execute(q).first())
     if row is None:
         return None
     return AgentVersion(
@@ -171,6 +171,10 @@ VERSION_CACHE_TTL_S = 2.0
 _version_cache: weakref.WeakKeyDictionary[
     Database, dict[tuple[uuid.UUID, uuid.UUID | None], tuple[float, AgentVersion]]
 ] = weakref.WeakKeyDictionary()
+_inflight: weakref.WeakKeyDictionary[
+    Database, dict[tuple[uuid.UUID, uuid.UUID | None], asyncio.Future[AgentVersion | None]]
+] = weakref.WeakKeyDictionary()
+_generations: weakref.WeakKeyDictionary[Database, dict[uuid.UUID, int]] = weakref.WeakKeyDictionary()
 
 
 async def cached_current_version(
@@ -188,19 +192,38 @@ async def cached_current_version(
     if cache is None:
         cache = _version_cache.setdefault(db, {})
     now = time.monotonic()
-    hit = cache.get((org_id, agent_id))
+    key = (org_id, agent_id)
+    hit = cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    version = await current_version(db, org_id, agent_id)
-    if version is not None:
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[(org_id, agent_id)] = (now + VERSION_CACHE_TTL_S, version)
-    return version
+    # One lookup per key at a time: when an entry expires under load, the requests that need it
+    # share one query instead of each running its own.
+    inflight = _inflight.setdefault(db, {})
+    pending = inflight.get(key)
+    if pending is None:
+        generations = _generations.setdefault(db, {})
+        generation = generations.get(org_id, 0)
+        pending = asyncio.ensure_future(current_version(db, org_id, agent_id))
+        inflight[key] = pending
+
+        def store(done: asyncio.Future[AgentVersion | None]) -> None:
+            inflight.pop(key, None)
+            # Not if the organization's agents changed while the lookup ran (it may be stale).
+            if not done.cancelled() and done.exception() is None and generations.get(org_id, 0) == generation:
+                version = done.result()
+                if version is not None:
+                    if len(cache) > 10_000:
+                        cache.clear()
+                    cache[key] = (now + VERSION_CACHE_TTL_S, version)
+
+        pending.add_done_callback(store)
+    return await asyncio.shield(pending)
 
 
 def forget_versions(db: Database, org_id: uuid.UUID) -> None:
     """Drop the organization's cached versions (after any change to its agents)."""
+    generations = _generations.setdefault(db, {})
+    generations[org_id] = generations.get(org_id, 0) + 1
     cache = _version_cache.get(db)
     if cache:
         for key in [k for k in cache if k[0] == org_id]:

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callwright.domain.call import LIVE_STATUSES, TERMINAL_STATUSES, CallCreate, Conversation
 from callwright.domain.contact import ContactIn
@@ -123,45 +123,49 @@ class CallService:
             )
         now = utcnow()
         call_id = uuid.uuid4()
+
+        def write(conn: Connection) -> tuple[Conversation, str]:
+            contact = self._resolve_contact(conn, org_id, req)
+            to_number = (
+                contact_service.parse_number(req.to, req.country_code, list(req.loc_to), self.default_region)
+                if req.to
+                else contact.phone_number
+            )
+            if dnc.is_listed(conn, org_id, to_number):
+                raise Conflict(f"{to_number} is on the do-not-call list")
+            texts = render_call_texts(
+                settings=settings, agent_id=version.agent_id, contact=contact, to_number=to_number,
+                from_number=from_number, direction=req.direction, medium=req.medium,
+                call_variables=req.variables, call_context=req.context, first_message=req.first_message,
+                retry_context=req.retry_context, now=now,
+            )
+            future = req.scheduled_for is not None and req.scheduled_for > now + timedelta(seconds=1)
+            status = "scheduled" if future else "queued"
+            values: dict[str, Any] = dict(
+                id=call_id, org_id=org_id, trace_id=new_trace_id(), agent_id=version.agent_id,
+                agent_version_id=version.version_id, contact_id=contact.id, campaign_id=req.campaign_id,
+                direction=req.direction, medium=req.medium, from_number=from_number, to_number=to_number,
+                status=status, call_source=req.call_source, metadata=req.metadata,
+                variables=texts.variables, context=req.context, first_message=texts.first_message,
+                prompt=texts.prompt, retry_context=req.retry_context, simulated_callee=req.simulated_callee,
+                transcript=[], results={}, attempt=req.attempt, retry_of=req.retry_of,
+                scheduled_for=req.scheduled_for or now, created_at=now, updated_at=now,
+            )
+            conn.execute(_INSERT_CALL, values)
+            # The record is what was just inserted: no read-back (the other columns start NULL).
+            out = conversation_out(SimpleNamespace(**_NULL_CALL_COLUMNS, **values))
+            if idempotency_key:
+                conn.execute(
+                    _INSERT_IDEMPOTENCY_KEY,
+                    dict(
+                        org_id=org_id, key=idempotency_key, request_hash=fingerprint, status_code=201,
+                        response=out.model_dump(mode="json", by_alias=True), created_at=now,
+                    ),
+                )
+            return out, status
+
         try:
-            async with self.db.tx() as conn:
-                contact = await self._resolve_contact(conn, org_id, req)
-                to_number = (
-                    contact_service.parse_number(req.to, req.country_code, list(req.loc_to), self.default_region)
-                    if req.to
-                    else contact.phone_number
-                )
-                if await dnc.is_listed(conn, org_id, to_number):
-                    raise Conflict(f"{to_number} is on the do-not-call list")
-                texts = render_call_texts(
-                    settings=settings, agent_id=version.agent_id, contact=contact, to_number=to_number,
-                    from_number=from_number, direction=req.direction, medium=req.medium,
-                    call_variables=req.variables, call_context=req.context, first_message=req.first_message,
-                    retry_context=req.retry_context, now=now,
-                )
-                future = req.scheduled_for is not None and req.scheduled_for > now + timedelta(seconds=1)
-                status = "scheduled" if future else "queued"
-                values: dict[str, Any] = dict(
-                    id=call_id, org_id=org_id, trace_id=new_trace_id(), agent_id=version.agent_id,
-                    agent_version_id=version.version_id, contact_id=contact.id, campaign_id=req.campaign_id,
-                    direction=req.direction, medium=req.medium, from_number=from_number, to_number=to_number,
-                    status=status, call_source=req.call_source, metadata=req.metadata,
-                    variables=texts.variables, context=req.context, first_message=texts.first_message,
-                    prompt=texts.prompt, retry_context=req.retry_context, simulated_callee=req.simulated_callee,
-                    transcript=[], results={}, attempt=req.attempt, retry_of=req.retry_of,
-                    scheduled_for=req.scheduled_for or now, created_at=now, updated_at=now,
-                )
-                await conn.execute(_INSERT_CALL, values)
-                # The record is what was just inserted: no read-back (the other columns start NULL).
-                out = conversation_out(SimpleNamespace(**_NULL_CALL_COLUMNS, **values))
-                if idempotency_key:
-                    await conn.execute(
-                        _INSERT_IDEMPOTENCY_KEY,
-                        dict(
-                            org_id=org_id, key=idempotency_key, request_hash=fingerprint, status_code=201,
-                            response=out.model_dump(mode="json", by_alias=True), created_at=now,
-                        ),
-                    )
+            out, status = await self.db.run_tx(write)
         except IntegrityError:
             if idempotency_key:
                 replay = await self._replay(org_id, idempotency_key, fingerprint)
@@ -190,33 +194,33 @@ class CallService:
             err = exc.errors()[0]
             raise InvalidInput(["body", "simulated_callee", *err["loc"]], err["msg"], err["type"]) from exc
 
-    async def _resolve_contact(
-        self, conn: AsyncConnection, org_id: uuid.UUID, req: NewCall
+    def _resolve_contact(
+        self, conn: Connection, org_id: uuid.UUID, req: NewCall
     ) -> contact_service.ContactRow:
         if req.contact_ref is not None:
             row: contact_service.ContactRow | None = None
             try:
-                row = await contact_service.by_id(conn, org_id, uuid.UUID(req.contact_ref))
+                row = contact_service.by_id_sync(conn, org_id, uuid.UUID(req.contact_ref))
             except ValueError:
                 pass
             if row is None:
-                row = await contact_service.by_external_id(conn, org_id, req.contact_ref)
+                row = contact_service.by_external_id_sync(conn, org_id, req.contact_ref)
             if row is None:
                 raise InvalidInput(list(req.loc_contact), f"no contact with id or external_id {req.contact_ref!r}")
             if req.update_existing and req.contact is not None:
                 fields = req.contact.model_dump(exclude_unset=True, exclude={"phone_number"})
                 if fields:
-                    row = await contact_service.upsert(conn, org_id, row.phone_number, req.contact, True)
+                    row = contact_service.upsert_sync(conn, org_id, row.phone_number, req.contact, True)
             return row
         if req.contact is not None:
             loc: list[str | int] = list(req.loc_to) if req.to else ["body", "contact", "phone_number"]
             raw = req.to or req.contact.phone_number
             e164 = contact_service.parse_number(raw, req.country_code, loc, self.default_region)
-            return await contact_service.upsert(conn, org_id, e164, req.contact, req.update_existing)
+            return contact_service.upsert_sync(conn, org_id, e164, req.contact, req.update_existing)
         if req.to is None:
             raise InvalidInput(list(req.loc_to), "a phone number to call is required")
         e164 = contact_service.parse_number(req.to, req.country_code, list(req.loc_to), self.default_region)
-        return await contact_service.upsert(conn, org_id, e164, None, False)
+        return contact_service.upsert_sync(conn, org_id, e164, None, False)
 
     async def _replay(self, org_id: uuid.UUID, key: str, fingerprint: str) -> Conversation | None:
         async with self.db.read() as conn:

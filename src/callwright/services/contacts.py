@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -64,18 +64,24 @@ _BY_PHONE = sa.select(contacts).where(
 _INSERT = contacts.insert()
 
 
+_BY_ID = sa.select(contacts).where(contacts.c.org_id == sa.bindparam("org_id"), contacts.c.id == sa.bindparam("id"))
+
+
 async def by_phone(conn: AsyncConnection, org_id: uuid.UUID, e164: str) -> Row[Any] | None:
     return (await conn.execute(_BY_PHONE, {"org_id": org_id, "phone_number": e164})).first()
 
 
 async def by_id(conn: AsyncConnection, org_id: uuid.UUID, contact_id: uuid.UUID) -> Row[Any] | None:
-    q = sa.select(contacts).where(contacts.c.org_id == org_id, contacts.c.id == contact_id)
-    return (await conn.execute(q)).first()
+    return await conn.run_sync(by_id_sync, org_id, contact_id)
 
 
-async def by_external_id(conn: AsyncConnection, org_id: uuid.UUID, external_id: str) -> Row[Any] | None:
+def by_id_sync(conn: Connection, org_id: uuid.UUID, contact_id: uuid.UUID) -> Row[Any] | None:
+    return conn.execute(_BY_ID, {"org_id": org_id, "id": contact_id}).first()
+
+
+def by_external_id_sync(conn: Connection, org_id: uuid.UUID, external_id: str) -> Row[Any] | None:
     q = sa.select(contacts).where(contacts.c.org_id == org_id, contacts.c.external_id == external_id).limit(1)
-    return (await conn.execute(q)).first()
+    return conn.execute(q).first()
 
 
 async def upsert(
@@ -83,7 +89,14 @@ async def upsert(
 ) -> ContactRow:
     """Find the contact for ``e164``, creating it on first call; ``update_existing`` refreshes
     its profile from ``profile`` (only the fields given)."""
-    existing = await by_phone(conn, org_id, e164)
+    return await conn.run_sync(upsert_sync, org_id, e164, profile, update_existing)
+
+
+def upsert_sync(
+    conn: Connection, org_id: uuid.UUID, e164: str, profile: ContactIn | None, update_existing: bool
+) -> ContactRow:
+    """``upsert`` on a synchronous connection (``Database.run_tx``)."""
+    existing = conn.execute(_BY_PHONE, {"org_id": org_id, "phone_number": e164}).first()
     fields = profile.model_dump(exclude_unset=True, exclude={"phone_number"}) if profile else {}
     now = utcnow()
     if existing is not None:
@@ -92,8 +105,8 @@ async def upsert(
             if "attributes" in fields:
                 values["attributes"] = {**(existing.attributes or {}), **fields["attributes"]}
             values["updated_at"] = now
-            await conn.execute(contacts.update().where(contacts.c.id == existing.id).values(**values))
-            refreshed = await by_id(conn, org_id, existing.id)
+            conn.execute(contacts.update().where(contacts.c.id == existing.id).values(**values))
+            refreshed = by_id_sync(conn, org_id, existing.id)
             assert refreshed is not None
             return refreshed
         return existing
@@ -103,7 +116,7 @@ async def upsert(
         external_id=fields.get("external_id"), timezone=fields.get("timezone") or timezone_for(e164),
         attributes=fields.get("attributes") or {}, created_at=now, updated_at=now,
     )
-    await conn.execute(_INSERT, {name: getattr(record, name) for name in ContactRecord.__slots__})
+    conn.execute(_INSERT, {name: getattr(record, name) for name in ContactRecord.__slots__})
     return record
 
 

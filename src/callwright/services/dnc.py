@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from callwright.services.contacts import parse_number
 from callwright.services.errors import NotFound
@@ -19,8 +19,8 @@ _LISTED = sa.select(dnc_numbers.c.phone_number).where(
 )
 
 
-async def is_listed(conn: AsyncConnection, org_id: uuid.UUID, e164: str) -> bool:
-    return (await conn.execute(_LISTED, {"org_id": org_id, "phone_number": e164})).first() is not None
+def is_listed(conn: Connection, org_id: uuid.UUID, e164: str) -> bool:
+    return conn.execute(_LISTED, {"org_id": org_id, "phone_number": e164}).first() is not None
 
 
 def _out(row: Any) -> dict[str, Any]:

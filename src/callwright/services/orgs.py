@@ -83,14 +83,10 @@ class KeyVerifier:
         now = time.monotonic()
         if hit and hit[0] > now:
             return hit[1]
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(api_keys.c.id, api_keys.c.org_id).where(
-                        api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
-                    )
-                )
-            ).first()
+        q = sa.select(api_keys.c.id, api_keys.c.org_id).where(
+            api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)
+        )
+        row = await self._db.run_read(lambda conn: conn.execute(q).first())
         if row is None:
             self._cache.pop(digest, None)
             return None
