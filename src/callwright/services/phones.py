@@ -29,7 +29,8 @@ def to_e164(raw: str, country_code: str | None, default_region: str | None = Non
     if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
         raise PhoneNumberError(f"unknown country code {region!r}; use {_REGION_HINT}")
     try:
-        parsed = phonenumbers.parse(text, region)
+        # With a leading + the region plays no part, so the parse is shared with timezone_for.
+        parsed = _parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException as exc:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
             if text.startswith("+"):
@@ -51,6 +52,12 @@ def to_e164(raw: str, country_code: str | None, default_region: str | None = Non
     raise PhoneNumberError(f"{text!r} is not a valid phone number")
 
 
+@lru_cache(maxsize=1024)
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber:
+    """Cached ``phonenumbers.parse``; callers must not modify the result."""
+    return phonenumbers.parse(text, region)
+
+
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
 
@@ -62,7 +69,7 @@ def _assigned_calling_code(code: int) -> bool:
 def timezone_for(e164: str) -> str | None:
     """The callee's IANA time zone when the number pins one down (the first candidate otherwise)."""
     try:
-        parsed = phonenumbers.parse(e164, None)
+        parsed = _parse(e164, None)
     except phonenumbers.NumberParseException:
         return None
     zones = [z for z in pn_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown"]
