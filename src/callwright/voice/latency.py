@@ -86,6 +86,8 @@ class LatencyReport:
     """All turns of a call and their summary (p50/p95 per component)."""
 
     turns: list[TurnLatency] = field(default_factory=list)
+    frame_lateness_ms: list[float] = field(default_factory=list)
+    """Per agent frame sent: how late it left against its pacing deadline (``Playout``)."""
 
     @property
     def n(self) -> int:
@@ -104,15 +106,24 @@ class LatencyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The conversation record's ``latency`` field: ``{"n", "turns": [{"turn", "total_ms",
-        ...}], "summary": {"total_ms": {"p50", "p95"}, ...}}``."""
-        return {
+        ...}], "summary": {"total_ms": {"p50", "p95"}, ...}}``, plus ``frame_lateness_ms``
+        (``{"n", "p50", "p99", "max"}``) when agent audio was sent."""
+        out: dict[str, Any] = {
             "n": self.n,
             "turns": [t.to_dict() for t in self.turns],
             "summary": {
-                f"{name}_ms": {"p50": round(s.p50, 2), "p95": round(s.p95, 2)}
-                for name, s in self.summary().items()
+                f"{name}_ms": {"p50": round(s.p50, 2), "p95": round(s.p95, 2)} for name, s in self.summary().items()
             },
         }
+        if self.frame_lateness_ms:
+            late = self.frame_lateness_ms
+            out["frame_lateness_ms"] = {
+                "n": len(late),
+                "p50": round(percentile(late, 50), 2),
+                "p99": round(percentile(late, 99), 2),
+                "max": round(max(late), 2),
+            }
+        return out
 
 
 class LatencyTracker:

@@ -165,8 +165,11 @@ class CallSession:
             with contextlib.suppress(Exception):
                 await self.transport.close()
             return SessionResult(
-                status="failed", end_reason="stream_error", error=str(exc),
-                started_at=started_at, ended_at=time.time(),
+                status="failed",
+                end_reason="stream_error",
+                error=str(exc),
+                started_at=started_at,
+                ended_at=time.time(),
             )
         self._t0 = self._idle_since = self._last_frame_at = self._clock()
         self._emit(StateEvent("started"))
@@ -526,6 +529,7 @@ class CallSession:
             await self.transport.close()
         self._close_agent_turn(interrupted=interrupted)
         results: dict[str, Any] = dict(getattr(self.dialogue, "results", {}) or {})
+        self._latency.report.frame_lateness_ms = self.playout.lateness_ms
         self._result = SessionResult(
             status=status,
             end_reason=reason,
