@@ -140,16 +140,16 @@ def create_app(
         return JSONResponse({"detail": detail}, status_code=422)
 
     errors.install(app)
+    for router in (system.router, carrier.router):
+        app.include_router(router)
     for router in (
-        system.router,
         agents.router,
         contacts.router,
         calls.router,
         compat.router,
         dnc.router,
-        carrier.router,
         chat.router,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=errors.DOCUMENTED_ERRORS)
     app.add_middleware(_Metrics)
     return app

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from callwright.services.errors import InvalidInput, ServiceError
 
 log = logging.getLogger("callwright.api")
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+DOCUMENTED_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key"},
+    404: {"model": ErrorBody, "description": "Not found in the caller's organization"},
+    409: {"model": ErrorBody, "description": "Conflict (do-not-call list, reused Idempotency-Key, state)"},
+}
 
 
 def install(app: FastAPI) -> None:
