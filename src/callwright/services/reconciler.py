@@ -59,7 +59,11 @@ class Reconciler:
             sa.select(calls.c.id)
             .where(
                 calls.c.status.in_(list(LIVE_STATUSES)),
-                sa.or_(calls.c.runner_id.is_(None), calls.c.runner_id.not_in(alive)),
+                sa.or_(
+                    calls.c.runner_id.is_(None),
+                    # This process is alive by definition, however late its heartbeat is under load.
+                    sa.and_(calls.c.runner_id != self.runner_id, calls.c.runner_id.not_in(alive)),
+                ),
             )
             .limit(BATCH)
         )
