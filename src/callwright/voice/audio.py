@@ -350,6 +350,8 @@ class CarrierDecoder:
 
     Each call returns exactly four bytes per μ-law byte (a 160-byte frame gives one 640-byte
     engine frame): the resampler's 1.25 ms of held-back audio is paid once, as leading zeros.
+    ``upsample`` does the same from PCM16 at 8 kHz (two bytes out per byte in), for callers that
+    decoded the μ-law themselves.
     """
 
     def __init__(self) -> None:
@@ -357,8 +359,12 @@ class CarrierDecoder:
         self._pending = b""
 
     def decode(self, ulaw_frame: bytes) -> bytes:
-        want = len(ulaw_frame) * 4
-        samples = _ULAW_TO_F64[np.frombuffer(ulaw_frame, dtype=np.uint8)]
+        return self._emit(_ULAW_TO_F64[np.frombuffer(ulaw_frame, dtype=np.uint8)], len(ulaw_frame) * 4)
+
+    def upsample(self, pcm8k: bytes) -> bytes:
+        return self._emit(np.frombuffer(pcm8k, dtype="<i2").astype(np.float64), len(pcm8k) * 2)
+
+    def _emit(self, samples: _F64, want: int) -> bytes:
         out = self._pending + _pcm16(self._resampler.process_array(samples))
         if len(out) < want:
             # The first frame: the resampler's held-back samples become leading silence. (Later
