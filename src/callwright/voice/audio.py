@@ -63,6 +63,7 @@ def _g711_ulaw_encode(samples: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
 
 
 _ULAW_TO_PCM = _ulaw_decode_table()
+_ULAW_TO_PCM_LE = _ULAW_TO_PCM.astype("<i2")
 _ULAW_TO_F64 = _ULAW_TO_PCM.astype(np.float64)
 # Indexed by a sample's bits read as uint16: 64 KiB, one lookup per sample.
 _PCM_TO_ULAW = _g711_ulaw_encode(np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32))
@@ -70,7 +71,7 @@ _PCM_TO_ULAW = _g711_ulaw_encode(np.arange(65536, dtype=np.uint16).view(np.int16
 
 def ulaw_decode(data: bytes) -> bytes:
     """G.711 μ-law bytes to PCM16 little-endian at the same rate (one sample per byte)."""
-    return _ULAW_TO_PCM[np.frombuffer(data, dtype=np.uint8)].astype("<i2", copy=False).tobytes()
+    return _ULAW_TO_PCM_LE.take(np.frombuffer(data, dtype=np.uint8)).tobytes()  # take: ~1/3 less than [...]
 
 
 def ulaw_encode(pcm: bytes) -> bytes:

@@ -159,10 +159,9 @@ class Listener:
         """Take carrier audio of any length; returns the signals of the whole frames in it."""
         signals: list[Signal] = []
         for frame in self._splitter.push(ulaw):
-            pcm = ulaw_decode(frame)
             if self._recorder is not None:
-                self._recorder.write_caller(pcm, self.stream_ms)
-            signals.extend(self.frame(pcm))
+                self._recorder.write_caller_ulaw(frame, self.stream_ms)
+            signals.extend(self.frame(ulaw_decode(frame)))
         return signals
 
     def frame(self, pcm: bytes) -> list[Signal]:
