@@ -291,16 +291,18 @@ def _b64(payload: bytes) -> str:
     return base64.b64encode(payload).decode("ascii")
 
 
-def encode_media(stream_sid: str, payload: bytes) -> str:
-    """Agent audio (raw μ-law bytes) for the carrier to play."""
-    # Hand-built: this runs 50 times a second per call and base64 never needs escaping.
-    return (
-        '{"event":"media","streamSid":'
-        + json.dumps(stream_sid)
-        + ',"media":{"payload":"'
-        + _b64(payload)
-        + '"}}'
-    )
+def media_prefix(stream_sid: str) -> str:
+    """Everything of a ``media`` message before its base64 payload (see ``encode_media``)."""
+    return '{"event":"media","streamSid":' + json.dumps(stream_sid) + ',"media":{"payload":"'
+
+
+def encode_media(stream_sid: str, payload: bytes, prefix: str | None = None) -> str:
+    """Agent audio (raw μ-law bytes) for the carrier to play.
+
+    Hand-built: this runs 50 times a second per call and base64 never needs escaping. A sender
+    with one stream passes ``prefix=media_prefix(stream_sid)``, computed once.
+    """
+    return (prefix or media_prefix(stream_sid)) + _b64(payload) + '"}}'
 
 
 def encode_mark(stream_sid: str, name: str) -> str:
@@ -346,9 +348,19 @@ def encode_start(
 
 
 def encode_inbound_media(
-    stream_sid: str, sequence_number: int, chunk: int, timestamp_ms: int, payload: bytes
+    stream_sid: str,
+    sequence_number: int,
+    chunk: int,
+    timestamp_ms: int,
+    payload: bytes,
+    payload_b64: str | None = None,
+    suffix: str | None = None,
 ) -> str:
-    """Caller audio (raw μ-law bytes), counters as strings like Twilio sends them."""
+    """Caller audio (raw μ-law bytes), counters as strings like Twilio sends them.
+
+    A sender may pass the payload already in base64 (``payload_b64``, e.g. a cached silence
+    frame) and ``suffix=inbound_media_suffix(stream_sid)``, computed once per stream.
+    """
     return (
         '{"event":"media","sequenceNumber":"' + str(sequence_number) + '","media":{"track":"inbound",'
         '"chunk":"'
@@ -356,11 +368,14 @@ def encode_inbound_media(
         + '","timestamp":"'
         + str(timestamp_ms)
         + '","payload":"'
-        + _b64(payload)
-        + '"},"streamSid":'
-        + json.dumps(stream_sid)
-        + "}"
+        + (payload_b64 if payload_b64 is not None else _b64(payload))
+        + (suffix or inbound_media_suffix(stream_sid))
     )
+
+
+def inbound_media_suffix(stream_sid: str) -> str:
+    """Everything of an inbound ``media`` message after its base64 payload."""
+    return '"},"streamSid":' + json.dumps(stream_sid) + "}"
 
 
 def encode_mark_echo(stream_sid: str, sequence_number: int, name: str) -> str:

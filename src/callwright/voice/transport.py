@@ -29,6 +29,7 @@ from callwright.telephony.media_stream import (
     encode_clear,
     encode_mark,
     encode_media,
+    media_prefix,
     parse_inbound,
 )
 
@@ -117,6 +118,7 @@ class WebSocketTransport:
         self._socket = socket
         self._start_timeout_s = start_timeout_s
         self._info: StreamInfo | None = None
+        self._media_prefix: str | None = None
         self._ended = False
         self._closed = False
 
@@ -201,7 +203,9 @@ class WebSocketTransport:
             raise TransportError(f"send failed: {type(exc).__name__}: {exc}") from exc
 
     async def send_audio(self, ulaw_frame: bytes) -> None:
-        await self._send(encode_media(self.stream_sid, ulaw_frame))
+        if self._media_prefix is None:
+            self._media_prefix = media_prefix(self.stream_sid)
+        await self._send(encode_media(self.stream_sid, ulaw_frame, self._media_prefix))
 
     async def send_mark(self, name: str) -> None:
         await self._send(encode_mark(self.stream_sid, name))

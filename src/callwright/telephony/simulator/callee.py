@@ -14,6 +14,7 @@ digits or speaks its next scripted line. Any other mark (``say:<n>``) is just ec
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import uuid
 from collections import deque
@@ -39,6 +40,7 @@ from callwright.telephony.media_stream import (
     encode_mark_echo,
     encode_start,
     encode_stop,
+    inbound_media_suffix,
     parse_outbound,
 )
 from callwright.telephony.simulator.behavior import DEFAULT_LINE, SimulatedCallee
@@ -55,6 +57,7 @@ from callwright.voice.tts.tone import tone
 LISTEN_PREFIX = "listen:"
 SAY_PREFIX = "say:"
 SILENCE_FRAME = b"\xff" * FRAME_BYTES
+_SILENCE_B64 = base64.b64encode(SILENCE_FRAME).decode("ascii")
 SIM_ACCOUNT_SID = "AC" + "0" * 32
 VOICEMAIL_GREETING = (
     "Hi, you've reached the voicemail of Sam Taylor. I can't take your call right now. "
@@ -328,6 +331,7 @@ class CalleePeer:
         loop = asyncio.get_running_loop()
         tick = loop.time()
         chunk = 0
+        suffix = inbound_media_suffix(self.stream_sid)
         while True:
             chunk += 1
             frame = SILENCE_FRAME
@@ -341,7 +345,17 @@ class CalleePeer:
                 self.voicemail_max_message_s
             ):
                 self.hang_up("callee")
-            await ws.send(encode_inbound_media(self.stream_sid, self._next_seq(), chunk, (chunk - 1) * FRAME_MS, frame))
+            await ws.send(
+                encode_inbound_media(
+                    self.stream_sid,
+                    self._next_seq(),
+                    chunk,
+                    (chunk - 1) * FRAME_MS,
+                    frame,
+                    _SILENCE_B64 if frame is SILENCE_FRAME else None,
+                    suffix,
+                )
+            )
             marks_due = self._speech_marks
             while marks_due and marks_due[0][0] <= self._speech_popped:
                 _, timing = marks_due.popleft()
