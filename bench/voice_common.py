@@ -39,7 +39,8 @@ from callwright.settings import Settings
 from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.telephony.base import DialRequest, StatusEvent, StatusHandler
-from callwright.telephony.simulator.callee import CalleePeer, TurnTiming
+from callwright.telephony.simulator.call_log import TurnTiming
+from callwright.telephony.simulator.callee import CalleePeer
 from callwright.telephony.simulator.carrier import SimulatedCarrier
 from callwright.voice.tts.base import Synthesizer
 from common import percentile

@@ -35,7 +35,8 @@ from callwright.telephony.media_stream import (
 )
 from callwright.telephony.simulator import behavior
 from callwright.telephony.simulator.behavior import SimulatedCallee, resolve_behavior
-from callwright.telephony.simulator.callee import SILENCE_FRAME, CalleePeer, beep_frames
+from callwright.telephony.simulator.callee import SILENCE_FRAME, CalleePeer
+from callwright.telephony.simulator.callee_audio import beep_frames
 from callwright.telephony.simulator.carrier import SimulatedCarrier
 from callwright.voice.audio import ulaw_decode
 

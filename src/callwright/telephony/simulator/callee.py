@@ -18,11 +18,9 @@ import base64
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -44,15 +42,15 @@ from callwright.telephony.media_stream import (
     parse_outbound,
 )
 from callwright.telephony.simulator.behavior import DEFAULT_LINE, SimulatedCallee
-from callwright.voice.audio import (
-    CARRIER_RATE,
-    SAMPLE_RATE,
-    CarrierEncoder,
-    Resampler,
-    ulaw_decode,
+from callwright.telephony.simulator.call_log import SentDigit, SpokenLine, TurnTiming
+from callwright.telephony.simulator.callee_audio import (
+    PreparedLine,
+    beep_frames,
+    last_voiced_frame,
+    speech_frames,
+    ulaw_to_pcm16k,
 )
 from callwright.voice.tts.base import Synthesizer
-from callwright.voice.tts.tone import tone
 
 LISTEN_PREFIX = "listen:"
 SAY_PREFIX = "say:"
@@ -65,90 +63,10 @@ VOICEMAIL_GREETING = (
 )
 _FRAME_S = FRAME_MS / 1000
 _BARGE_IN_GAP_TICKS = 3  # a shorter gap in agent audio is jitter, not the end of its speech
-_VOICED_RMS = 300.0  # a frame louder than this (about -40 dBFS) holds speech, not espeak's quiet tail
-
-
-def ulaw_to_pcm16k(ulaw: bytes) -> bytes:
-    """Carrier audio back to the engine's format, for inspecting what the callee heard."""
-    resampler = Resampler(CARRIER_RATE, SAMPLE_RATE)
-    return resampler.process(ulaw_decode(ulaw)) + resampler.flush()
-
-
-def beep_frames(freq_hz: float = 1000.0, duration_s: float = 0.5) -> list[bytes]:
-    """The voicemail tone as carrier frames (also handy as stand-in agent audio in tests)."""
-    encoder = CarrierEncoder()
-    return encoder.encode(tone(freq_hz, round(duration_s * 1000))) + encoder.flush()
-
-
-async def speech_frames(synthesizer: Synthesizer, text: str) -> AsyncIterator[list[bytes]]:
-    """Synthesize ``text`` and yield carrier frames as soon as each PCM chunk is converted."""
-    encoder = CarrierEncoder()
-    async for pcm in synthesizer.synthesize(text):
-        frames = encoder.encode(pcm)
-        if frames:
-            yield frames
-    tail = encoder.flush()
-    if tail:
-        yield tail
-
-
-def last_voiced_frame(frames: list[bytes]) -> int:
-    """Index of the last frame that holds sound (RMS above ~-40 dBFS), or -1 when none does."""
-    for i in range(len(frames) - 1, -1, -1):
-        x = np.frombuffer(ulaw_decode(frames[i]), dtype="<i2").astype(np.float64)
-        if float(np.sqrt(np.mean(x * x))) > _VOICED_RMS:
-            return i
-    return -1
-
-
-@dataclass
-class PreparedLine:
-    """A line synthesized before it is needed, so speaking it costs no compute mid-call."""
-
-    frames: list[bytes]
-    last_voiced: int  # index of its last frame with sound
 
 
 class StreamConnectError(Exception):
     """The WebSocket to the server never opened (refused, bad handshake, timeout)."""
-
-
-@dataclass(frozen=True)
-class SpokenLine:
-    """One line the callee spoke; ``at_s`` is seconds since the stream started."""
-
-    text: str
-    at_s: float
-    trigger: str  # "listen:<node>", "barge_in" or "greeting"
-
-
-@dataclass(frozen=True)
-class SentDigit:
-    digit: str
-    at_s: float
-    trigger: str
-
-
-@dataclass
-class TurnTiming:
-    """The callee's own stopwatch on one of its turns (seconds since the stream started).
-
-    ``last_sent_s``: its last frame with sound (or its last digit) went out; ``reply_s``: the
-    first agent audio frame arrived after that. Their difference is the response latency as
-    the far end hears it, measured independently of the server's records.
-    """
-
-    kind: str  # "speech" or "dtmf"
-    text: str
-    trigger: str
-    last_sent_s: float | None = None
-    reply_s: float | None = None
-
-    @property
-    def response_ms(self) -> float | None:
-        if self.last_sent_s is None or self.reply_s is None:
-            return None
-        return (self.reply_s - self.last_sent_s) * 1000
 
 
 class CalleePeer:
