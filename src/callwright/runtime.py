@@ -101,6 +101,7 @@ class VoiceRuntime:
             if not self.media.active:
                 break
             await asyncio.sleep(0.1)
+        await self.media.aclose()
         for carrier in self.carriers.started():
             closer = getattr(carrier, "aclose", None)
             if closer is not None:

@@ -142,3 +142,30 @@ def test_a_scheduled_call_is_dialed_when_it_falls_due(voice_server: VoiceServer,
     assert call["status"] == "scheduled"
     ended = voice_server.wait_for_end(call["id"], timeout_s=30)
     assert ended["status"] == "busy" and ended["started_at"] >= due
+
+
+def test_a_cancel_recorded_by_another_process_hangs_up_the_live_session(
+    voice_server: VoiceServer, flow_agent: dict[str, Any]
+) -> None:
+    call = voice_server.api.post("/v1/calls", json={"agent_id": flow_agent["id"], "to": "+15550100007"}).json()
+    deadline = time.monotonic() + 20
+    while not voice_server.api.get(f"/v1/calls/{call['id']}").json()["transcript"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    async def _cancel_elsewhere() -> None:
+        db = Database(voice_server.db_url)
+        async with db.tx() as conn:
+            await conn.execute(
+                calls.update()
+                .where(calls.c.id == uuid.UUID(call["id"]))
+                .values(status="canceled", end_reason="canceled")
+            )
+        await db.dispose()
+
+    asyncio.run(_cancel_elsewhere())
+    time.sleep(3)
+    ended = voice_server.api.get(f"/v1/calls/{call['id']}").json()
+    assert ended["status"] == "canceled"
+    assert ended["transcript"] and ended["transcript"][0]["role"] == "agent"
+    assert ended["recording_url"]

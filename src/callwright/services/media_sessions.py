@@ -63,6 +63,7 @@ class MediaSessions:
         self.recordings = data_dir / "recordings"
         self.runner_id = runner_id
         self.active: dict[uuid.UUID, CallSession] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     async def handle(self, transport: MediaTransport) -> None:
         try:
@@ -110,14 +111,13 @@ class MediaSessions:
         live_calls.register(call_id, session.request_hangup)
         LIVE_CALLS.inc()
         writer = asyncio.create_task(self._write_live_transcript(call_id, live, wake))
-        watcher = asyncio.create_task(self._watch_for_cancel(call_id, session))
+        self._ensure_watcher()
         try:
             result = await session.run()
         finally:
-            for task in (writer, watcher):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
             LIVE_CALLS.dec()
             live_calls.unregister(call_id)
             self.active.pop(call_id, None)
@@ -163,15 +163,24 @@ class MediaSessions:
             written = len(snapshot)
             await asyncio.sleep(0.1)
 
-    async def _watch_for_cancel(self, call_id: uuid.UUID, session: CallSession) -> None:
-        """A cancel handled by another process closes the row; this session then hangs up."""
-        while True:
+    def _ensure_watcher(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch_for_cancel(), name="cancel-watch")
+
+    async def _watch_for_cancel(self) -> None:
+        """A cancel handled by another process closes the row; its session here then hangs up.
+        One query a second covers every live session of this process."""
+        while self.active:
             await asyncio.sleep(1.0)
+            ids = list(self.active)
+            if not ids:
+                continue
             async with self.db.read() as conn:
-                status = (await conn.execute(sa.select(calls.c.status).where(calls.c.id == call_id))).scalar()
-            if status not in LIVE_STATUSES:
-                session.request_hangup("canceled")
-                return
+                rows = (await conn.execute(sa.select(calls.c.id, calls.c.status).where(calls.c.id.in_(ids)))).all()
+            for row in rows:
+                session = self.active.get(row.id)
+                if session is not None and row.status not in LIVE_STATUSES:
+                    session.request_hangup("canceled")
 
     async def _store(self, call_id: uuid.UUID, result: SessionResult) -> None:
         recording_path: str | None = None
@@ -216,6 +225,12 @@ class MediaSessions:
                     )
                 )
         log.info("call ended: %s (%s)", result.status, result.end_reason)
+
+    async def aclose(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
 
     def hang_up_all(self, reason: str = "shutdown") -> None:
         for session in list(self.active.values()):
