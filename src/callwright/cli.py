@@ -106,6 +106,17 @@ def keys_create(
     typer.echo(key)
 
 
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def main() -> None:  # pragma: no cover - console entry
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
@@ -123,6 +134,14 @@ def demo(
     settings = get_settings()
     if port:
         settings.port = port
+    if not _port_free(settings.host, settings.port):
+        typer.secho(
+            f"Port {settings.port} on {settings.host} is already in use; choose another with --port "
+            "(or CALLWRIGHT_PORT).",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
     configure_logging("WARNING", as_json=False)
     try:
         final = asyncio.run(run_demo(settings, keep_serving))
