@@ -9,47 +9,12 @@ speech for nothing).
 from __future__ import annotations
 
 import contextlib
-import importlib
-import re
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol, cast
 
 from callwright.dialogue.base import DialogueEvent, End, Listen, Say
+from callwright.voice.sentences import SentenceSplitter
 
 SENTENCE_END = (".", "!", "?", "…", '."', '!"', '?"')
-
-
-class Splitter(Protocol):
-    def push(self, text: str) -> list[str]: ...
-
-    def flush(self) -> list[str]: ...
-
-
-class _NaiveSplitter:
-    """Stand-in used only while ``callwright.voice.sentences`` is absent from the tree."""
-
-    _BOUNDARY = re.compile(r"(?<=[.!?])\s+")
-
-    def __init__(self) -> None:
-        self._buf = ""
-
-    def push(self, text: str) -> list[str]:
-        self._buf += text
-        parts = self._BOUNDARY.split(self._buf)
-        self._buf = parts.pop()
-        return [p.strip() for p in parts if p.strip()]
-
-    def flush(self) -> list[str]:
-        rest, self._buf = self._buf.strip(), ""
-        return [rest] if rest else []
-
-
-def sentence_splitter() -> Splitter:
-    try:
-        module = importlib.import_module("callwright.voice.sentences")
-    except ModuleNotFoundError:
-        return _NaiveSplitter()
-    return cast(Splitter, module.SentenceSplitter())
 
 
 async def speak_turn(
@@ -60,7 +25,7 @@ async def speak_turn(
     """Speak the turn's sentences through ``say``; return how it ended (None: the events ran
     out without a ``Listen`` or ``End``). Dialogue errors propagate; the iterator is closed on
     every exit, including cancellation (barge-in)."""
-    splitter = sentence_splitter()
+    splitter = SentenceSplitter()
     first = True
     try:
         async for event in events:
@@ -89,5 +54,5 @@ async def speak_turn(
 
 def split_text(text: str) -> list[str]:
     """All sentences of a finished text (a voicemail message)."""
-    splitter = sentence_splitter()
+    splitter = SentenceSplitter()
     return [*splitter.push(text), *splitter.flush()]
