@@ -39,6 +39,7 @@ from callwright.telephony.simulator.callee import SILENCE_FRAME, CalleePeer
 from callwright.telephony.simulator.callee_audio import beep_frames
 from callwright.telephony.simulator.carrier import SimulatedCarrier
 from callwright.voice.audio import ulaw_decode
+from callwright.voice.tts.espeak import EspeakSynthesizer
 
 M = TypeVar("M", bound=InboundMessage)
 STEP = 5.0  # safety net for a hung test, never an assertion
@@ -538,8 +539,7 @@ def test_dtmf_by_node_name_wins_over_turn_index() -> None:
 
 
 async def test_callee_speaks_through_espeak(agent: tuple[Agent, str]) -> None:
-    espeak = pytest.importorskip("callwright.voice.tts.espeak")
-    sim = SimulatedCarrier(espeak.EspeakSynthesizer, ring_ms=0, peer_options={"turn_pause_s": 0.05})
+    sim = SimulatedCarrier(EspeakSynthesizer, ring_ms=0, peer_options={"turn_pause_s": 0.05})
     side, url = agent
     try:
         _, _, peer = await connect_call(sim, url, side, callee={"says": ["Tuesday morning works for me."]})

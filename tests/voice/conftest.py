@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from callwright.voice.audio import FRAME_BYTES, CarrierDecoder, CarrierEncoder
+from callwright.voice.tts.espeak import EspeakSynthesizer
 
 PhoneSpeech = Callable[[str], bytes]
 
@@ -26,8 +27,7 @@ def frames_of(pcm: bytes) -> list[bytes]:
 @pytest.fixture(scope="session")
 def phone_speech() -> PhoneSpeech:
     """Speak text with espeak-ng and pass it over the phone line, with 200/300 ms of padding."""
-    espeak = pytest.importorskip("callwright.voice.tts.espeak")
-    synth = espeak.EspeakSynthesizer()
+    synth = EspeakSynthesizer()
 
     def speak(text: str) -> bytes:
         speech = synth.synthesize_sync(text) if text else b""
