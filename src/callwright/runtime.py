@@ -10,7 +10,7 @@ import socket
 import uuid
 from typing import Any
 
-from callwright.jobs.broker import BrokerCallQueue, make_broker
+from callwright.jobs.broker import BrokerCallQueue, BrokerListener, make_broker
 from callwright.services import carriers
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dialer import Dialer
@@ -70,11 +70,13 @@ class VoiceRuntime:
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
         self._loop_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
+        self._listener: BrokerListener | None = None
 
     async def start(self, app: Any = None) -> None:
         carriers.install(self.carriers)
         self.broker.state.dialer = self.dialer
         await self.broker.startup()
+        self._listener = BrokerListener(self.broker)
         await self.reconciler.register()
         await self.reconciler.run_once()
         self._loop_task = asyncio.create_task(self._reconcile_forever(), name="reconciler")
@@ -107,6 +109,8 @@ class VoiceRuntime:
             if closer is not None:
                 await closer()
         await self.dialer.aclose()
+        if self._listener is not None:
+            await self._listener.aclose()
         await self.broker.shutdown()
         with contextlib.suppress(Exception):
             await self.reconciler.unregister()

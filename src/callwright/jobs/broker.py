@@ -4,10 +4,12 @@ so two runtimes in one process (tests, benchmarks) never share state."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqDepends, TaskiqState
+from taskiq.receiver import Receiver
 
 DIAL_TASK = "callwright.dial_call"
 
@@ -25,6 +27,28 @@ async def dial_call(call_id: str, state: TaskiqState = TaskiqDepends()) -> None:
     """Wake the dialer for one call; claiming the row makes a duplicate delivery harmless."""
     dialer: Any = state.dialer
     await dialer.dial(uuid.UUID(call_id))
+
+
+class BrokerListener:
+    """Consumes a networked broker's queue inside this process (the in-memory broker runs
+    tasks as they are sent, so it needs none). Every process with a runtime listens, so a
+    wake-up sent by any node reaches some dialer."""
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self._finish = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        if not isinstance(broker, InMemoryBroker):
+            receiver = Receiver(broker, run_startup=False, max_async_tasks=1000)
+            self._task = asyncio.create_task(receiver.listen(self._finish), name="broker-listener")
+
+    async def aclose(self) -> None:
+        if self._task is None:
+            return
+        self._finish.set()
+        try:
+            await asyncio.wait_for(self._task, timeout=5)
+        except TimeoutError:
+            self._task.cancel()
 
 
 class BrokerCallQueue:
