@@ -115,3 +115,18 @@ def new_key(db_url: str, org: str | None = None) -> str:
 
 def client_for(base_url: str, key: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def set_call_columns(db_url: str, call_id: str, **values: object) -> None:
+    """Change a call row directly, as another process (or a crash) would have left it."""
+    from callwright.store.tables import calls
+
+    async def _update() -> None:
+        db = Database(db_url)
+        try:
+            async with db.tx() as conn:
+                await conn.execute(calls.update().where(calls.c.id == uuid.UUID(call_id)).values(**values))
+        finally:
+            await db.dispose()
+
+    asyncio.run(_update())

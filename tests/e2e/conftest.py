@@ -4,7 +4,7 @@ whose callee talks to the server's Media Streams endpoint over a real WebSocket.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -23,14 +23,19 @@ class VoiceServer:
         self.db_url = db_url
         self.api = client
 
-    def wait_for_end(self, call_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    def wait_until(
+        self, call_id: str, done: Callable[[dict[str, Any]], bool], what: str, timeout_s: float = 120
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             call: dict[str, Any] = self.api.get(f"/v1/calls/{call_id}").json()
-            if call["status"] in TERMINAL and call["ended_at"]:
+            if done(call):
                 return call
-            time.sleep(0.2)
-        raise AssertionError(f"call {call_id} did not end within {timeout_s} s")
+            time.sleep(0.1)
+        raise AssertionError(f"call {call_id}: {what} did not happen within {timeout_s} s")
+
+    def wait_for_end(self, call_id: str, timeout_s: float = 120) -> dict[str, Any]:
+        return self.wait_until(call_id, lambda c: c["status"] in TERMINAL and bool(c["ended_at"]), "the end", timeout_s)
 
 
 def voice_settings(tmp: Any, **overrides: Any) -> Settings:

@@ -11,11 +11,9 @@ from typing import Any
 import pytest
 import websockets
 from tests.e2e.conftest import VoiceServer, voice_settings
-from tests.support import client_for, new_key, running_server
+from tests.support import client_for, new_key, running_server, set_call_columns
 
 from callwright.services.carriers import CarrierRegistry
-from callwright.store.db import Database
-from callwright.store.tables import calls
 from callwright.telephony.base import Carrier, DialRequest, StatusHandler
 
 
@@ -84,8 +82,6 @@ def _server_with(carrier: Carrier, tmp: Any) -> tuple[Any, Any]:
 )
 def test_a_broken_media_stream_ends_the_call_as_failed(mode: str, reason: str, tmp_path: Any) -> None:
     settings, registry = _server_with(ScriptedCarrier(mode), tmp_path)
-    from callwright.app import create_app  # noqa: F401  (server built by running_server)
-
     with running_server(settings, carriers=registry) as base, client_for(base, new_key(settings.database_url)) as api:
         agent = api.post("/v1/agents", json={"name": "A"}).json()
         call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671"}).json()
@@ -98,10 +94,7 @@ def test_a_broken_media_stream_ends_the_call_as_failed(mode: str, reason: str, t
 
 def test_a_live_call_can_be_canceled(voice_server: VoiceServer, flow_agent: dict[str, Any]) -> None:
     call = voice_server.api.post("/v1/calls", json={"agent_id": flow_agent["id"], "to": "+15550100007"}).json()
-    deadline = time.monotonic() + 20
-    while voice_server.api.get(f"/v1/calls/{call['id']}").json()["status"] != "in_progress":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    voice_server.wait_until(call["id"], lambda c: c["status"] == "in_progress", "answering", timeout_s=20)
     voice_server.api.post(f"/v1/calls/{call['id']}/cancel")
     ended = voice_server.wait_for_end(call["id"], timeout_s=20)
     assert ended["status"] == "canceled"
@@ -116,17 +109,7 @@ def test_calls_left_live_by_a_dead_process_are_closed_as_interrupted(tmp_path: A
             "/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671", "scheduled_for": "2099-01-01T00:00:00Z"}
         ).json()
 
-    async def _pretend_live() -> None:
-        db = Database(settings.database_url)
-        async with db.tx() as conn:
-            await conn.execute(
-                calls.update()
-                .where(calls.c.id == uuid.UUID(call["id"]))
-                .values(status="in_progress", runner_id="a-process-that-died")
-            )
-        await db.dispose()
-
-    asyncio.run(_pretend_live())
+    set_call_columns(settings.database_url, call["id"], status="in_progress", runner_id="a-process-that-died")
     with running_server(settings) as base, client_for(base, key) as api:
         ended = api.get(f"/v1/calls/{call['id']}").json()
     assert (ended["status"], ended["end_reason"]) == ("failed", "interrupted")
@@ -148,22 +131,8 @@ def test_a_cancel_recorded_by_another_process_hangs_up_the_live_session(
     voice_server: VoiceServer, flow_agent: dict[str, Any]
 ) -> None:
     call = voice_server.api.post("/v1/calls", json={"agent_id": flow_agent["id"], "to": "+15550100007"}).json()
-    deadline = time.monotonic() + 20
-    while not voice_server.api.get(f"/v1/calls/{call['id']}").json()["transcript"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-
-    async def _cancel_elsewhere() -> None:
-        db = Database(voice_server.db_url)
-        async with db.tx() as conn:
-            await conn.execute(
-                calls.update()
-                .where(calls.c.id == uuid.UUID(call["id"]))
-                .values(status="canceled", end_reason="canceled")
-            )
-        await db.dispose()
-
-    asyncio.run(_cancel_elsewhere())
+    voice_server.wait_until(call["id"], lambda c: bool(c["transcript"]), "the greeting", timeout_s=20)
+    set_call_columns(voice_server.db_url, call["id"], status="canceled", end_reason="canceled")
     time.sleep(3)
     ended = voice_server.api.get(f"/v1/calls/{call['id']}").json()
     assert ended["status"] == "canceled"
