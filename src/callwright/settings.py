@@ -49,6 +49,25 @@ class Settings(BaseSettings):
     simulator_no_answer_after_ms: float | None = Field(
         default=None, description="Ring-out time of the simulator's no-answer callee (default: the dial timeout)."
     )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Let customer URLs (dynamic context, webhooks, tools) reach loopback and private addresses; "
+        "for development and tests only.",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Key that encrypts stored customer secrets and signs attachment URLs; every process of one "
+        "deployment needs the same value. When empty, one is generated in the data directory.",
+    )
+    openai_base_url: str = Field(
+        default="",
+        validation_alias="OPENAI_BASE_URL",
+        description="Default OpenAI-compatible server for LLM agents and LLM analysis; empty means none.",
+    )
+    openai_api_key: str = Field(
+        default="", validation_alias="OPENAI_API_KEY", description="API key for the default OpenAI-compatible server."
+    )
+    analysis_model: str = Field(default="gpt-4o-mini", description="Model that writes post-call analysis.")
     bootstrap_key: bool = Field(
         default=True, description="On first serve with no API key at all, create one and print it once."
     )

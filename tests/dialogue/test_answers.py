@@ -8,7 +8,7 @@ import pytest
 
 from callwright.dialogue.answers import parse_answer
 from callwright.dialogue.base import UserInput
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 
 MONDAY = datetime(2026, 3, 2, 10, 0)  # a Monday
 DAYS = Expectation(kind="choice", choices=("monday", "tuesday", "wednesday"))

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from callwright.dialogue.base import Dialogue, DialogueEvent, End, Listen, Say, UserInput
-from callwright.dialogue.expectation import Expectation
 from callwright.dialogue.flow import FlowDialogue
-from callwright.dialogue.flow_model import Flow
+from callwright.domain.expectation import Expectation
+from callwright.domain.flow import Flow
 
 EXAMPLE: dict[str, Any] = {
     "start": "greet",

@@ -12,7 +12,7 @@ from tests.voice.session_harness import FakeCarrier, TinyDialogue, gap, run_call
 from tests.voice.voice_fakes import ScriptedRecognizer, WordToneSynth
 
 from callwright.dialogue.base import End, Listen, Say, UserInput
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 from callwright.voice.session import CallSession
 from callwright.voice.session_types import SessionConfig, SessionEvent, StateEvent, TranscriptEvent
 from callwright.voice.transport import QueueTransport

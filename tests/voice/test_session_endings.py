@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.telephony.test_ws_transport import FakeSocket, opening
 from tests.voice.session_harness import FakeCarrier, TinyDialogue, run_call
-from tests.voice.test_transport import FakeSocket, opening
 from tests.voice.voice_fakes import ScriptedRecognizer, WordToneSynth
 
 from callwright.dialogue.base import End, Listen, Say
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
+from callwright.telephony.ws_transport import WebSocketTransport
 from callwright.voice.session import CallSession
 from callwright.voice.session_types import SessionConfig
-from callwright.voice.transport import MediaTransport, QueueTransport, WebSocketTransport
+from callwright.voice.transport import MediaTransport, QueueTransport
 
 ASK = [Say("Ready?", "q"), Listen(Expectation("yes_no"), "q")]
 LONG = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen."

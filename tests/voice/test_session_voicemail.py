@@ -6,7 +6,7 @@ from tests.voice.session_harness import FakeCarrier, TinyDialogue, beep_ulaw, ga
 from tests.voice.voice_fakes import ScriptedRecognizer, WordToneSynth
 
 from callwright.dialogue.base import Listen, Say
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 from callwright.voice.session import CallSession
 from callwright.voice.session_types import SessionConfig
 from callwright.voice.transport import QueueTransport

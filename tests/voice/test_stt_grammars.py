@@ -5,7 +5,7 @@ from __future__ import annotations
 import pocketsphinx as ps
 import pytest
 
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 from callwright.voice.stt.grammars import (
     choice_grammar,
     date_grammar,

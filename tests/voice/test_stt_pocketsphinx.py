@@ -7,7 +7,7 @@ import threading
 import pytest
 from tests.voice.conftest import PhoneSpeech, frames_of
 
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 from callwright.voice.stt.base import Transcript
 from callwright.voice.stt.pocketsphinx import DecoderPool, PocketsphinxTranscriber
 from callwright.voice.stt.scripted import ScriptedTranscriber

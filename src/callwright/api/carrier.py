@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
-from callwright.voice.transport import WebSocketTransport
+from callwright.telephony.ws_transport import WebSocketTransport
 
 router = APIRouter(tags=["carrier"], include_in_schema=False)
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from callwright.dialogue.base import UserInput
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 
 _YES_IDIOMS = ("no problem", "no worries", "why not", "not a problem")
 _NO_PHRASES = (

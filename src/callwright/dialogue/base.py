@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from typing import Any
 
 from callwright.dialogue.base import Dialogue
 from callwright.dialogue.flow import FlowDialogue
-from callwright.dialogue.flow_model import Flow
 from callwright.domain.agent import AgentSettings, FlowDialogueConfig
+from callwright.domain.flow import Flow
 
 # An agent with no dialogue configured still holds a sensible conversation offline: it greets,
 # takes a message, and says goodbye.

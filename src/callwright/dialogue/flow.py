@@ -19,8 +19,8 @@ from typing import Any
 
 from callwright.dialogue.answers import parse_answer
 from callwright.dialogue.base import DialogueEvent, End, Listen, Say, UserInput
-from callwright.dialogue.expectation import Expectation
-from callwright.dialogue.flow_model import DEFAULT_BRANCH, Flow, FlowNode
+from callwright.domain.expectation import Expectation
+from callwright.domain.flow import DEFAULT_BRANCH, Flow, FlowNode
 from callwright.templating import render_safe
 
 MAX_STEPS = 100

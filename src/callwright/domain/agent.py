@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
 from callwright.domain.common import Out, Strict, UtcDatetime
+from callwright.domain.flow import Flow
+from callwright.domain.phones import to_e164
 from callwright.templating import validate_template
 
 
@@ -34,8 +36,6 @@ class FlowDialogueConfig(Strict):
     @field_validator("flow")
     @classmethod
     def _valid_flow(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from callwright.dialogue.flow_model import Flow
-
         Flow.model_validate(value)
         return value
 
@@ -166,8 +166,6 @@ class PhoneConfig(Strict):
     def _e164(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        from callwright.services.phones import to_e164
-
         return to_e164(v, None)
 
 

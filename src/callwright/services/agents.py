@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Row
 
 from callwright.domain.agent import AgentCreate, AgentOut, AgentSettings, AgentUpdate, AgentVersionOut
-from callwright.services.errors import InvalidInput, NotFound
+from callwright.services.errors import Conflict, InvalidInput, NotFound
 from callwright.services.pagination import MAX_LIMIT, encode_cursor, newest_first
 from callwright.store.db import Database
 from callwright.store.tables import agent_versions, agents
@@ -114,8 +114,6 @@ async def update_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, bod
             .values(name=name, version_id=version_id, version=row.version + 1, config=config, updated_at=now)
         )
         if result.rowcount != 1:
-            from callwright.services.errors import Conflict
-
             raise Conflict("the agent changed while this update was applied; retry")
         await conn.execute(
             agent_versions.insert().values(

@@ -19,15 +19,17 @@ from sqlalchemy.exc import IntegrityError
 from callwright.domain.call import LIVE_STATUSES, TERMINAL_STATUSES, CallCreate, Conversation
 from callwright.domain.contact import ContactIn
 from callwright.services import agents as agent_service
+from callwright.services import call_state, dnc
 from callwright.services import contacts as contact_service
-from callwright.services import dnc
 from callwright.services.conversations import call_row, conversation_out
 from callwright.services.dispatch import CallQueue
 from callwright.services.errors import Conflict, InvalidInput, NotFound
+from callwright.services.live_calls import is_live_here, request_hangup
 from callwright.services.render import render_call_texts
 from callwright.store.db import Database
 from callwright.store.tables import calls, idempotency_keys
 from callwright.store.types import utcnow
+from callwright.telephony.call_options import CarrierOptionError, validate_options
 
 
 @dataclass
@@ -177,22 +179,10 @@ class CallService:
         return out
 
     def _check_simulated_callee(self, req: NewCall, provider: str) -> None:
-        if req.simulated_callee is None:
-            return
-        if provider != "simulator":
-            raise InvalidInput(
-                ["body", "simulated_callee"],
-                f"simulated_callee is only accepted when the agent's phone.provider is simulator (it is {provider})",
-            )
-        from pydantic import ValidationError
-
-        from callwright.telephony.simulator.behavior import SimulatedCallee
-
         try:
-            SimulatedCallee.model_validate(req.simulated_callee)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise InvalidInput(["body", "simulated_callee", *err["loc"]], err["msg"], err["type"]) from exc
+            validate_options(provider, "simulated_callee", req.simulated_callee)
+        except CarrierOptionError as exc:
+            raise InvalidInput(["body", *exc.loc], str(exc), exc.kind) from exc
 
     def _resolve_contact(
         self, conn: Connection, org_id: uuid.UUID, req: NewCall
@@ -251,9 +241,6 @@ class CallService:
         if result.rowcount != 1:
             row = await call_row(self.db, org_id, call_id)
             if row.status in LIVE_STATUSES:
-                from callwright.services import call_state
-                from callwright.services.live_calls import is_live_here, request_hangup
-
                 local = is_live_here(call_id)
                 await request_hangup(self.db, row)
                 if not local:

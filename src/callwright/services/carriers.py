@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
+from callwright.services.agents import version_by_id
 from callwright.store.db import Database
 from callwright.telephony.base import Carrier
 
@@ -50,8 +51,6 @@ async def carrier_hang_up(db: Database, row: Row[Any]) -> bool:
     """Ask the call's carrier to hang up (used when the session runs in another process)."""
     if _registry is None or not row.provider_call_id:
         return False
-    from callwright.services.agents import version_by_id
-
     version = await version_by_id(db, row.org_id, row.agent_version_id)
     try:
         carrier = _registry.get(version.settings.phone.provider)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from callwright.dialogue.base import End, Listen, Say, UserInput
 from callwright.dialogue.factory import DEFAULT_FLOW, DialogueUnavailable
 from callwright.dialogue.flow import FlowDialogue
-from callwright.dialogue.flow_model import Flow
+from callwright.domain.flow import Flow
 from callwright.services.agents import AgentVersion, current_version, version_by_id
 from callwright.services.errors import InvalidInput, NotFound
 from callwright.services.render import render_call_texts

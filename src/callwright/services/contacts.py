@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callwright.domain.contact import ContactCreate, ContactIn, ContactOut, ContactUpdate
+from callwright.domain.phones import PhoneNumberError, timezone_for, to_e164
 from callwright.services.errors import Conflict, InvalidInput, NotFound
 from callwright.services.pagination import MAX_LIMIT, encode_cursor, newest_first
-from callwright.services.phones import PhoneNumberError, timezone_for, to_e164
 from callwright.store.db import Database
-from callwright.store.tables import contacts
+from callwright.store.tables import calls, contacts
 from callwright.store.types import utcnow
 
 _PROFILE = ("first_name", "last_name", "email", "external_id", "timezone")
@@ -187,8 +187,6 @@ async def update_contact(
 
 
 async def delete_contact(db: Database, org_id: uuid.UUID, contact_id: uuid.UUID) -> None:
-    from callwright.store.tables import calls
-
     async with db.tx() as conn:
         if await by_id(conn, org_id, contact_id) is None:
             raise NotFound("contact not found")

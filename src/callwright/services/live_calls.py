@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
+from callwright.services.carriers import carrier_hang_up
 from callwright.store.db import Database
 
 HangUp = Callable[[str], None]
@@ -33,6 +34,4 @@ async def request_hangup(db: Database, row: Row[Any]) -> bool:
     if hang_up is not None:
         hang_up("canceled")
         return True
-    from callwright.services.carriers import carrier_hang_up
-
     return await carrier_hang_up(db, row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 
 
 @dataclass(frozen=True)

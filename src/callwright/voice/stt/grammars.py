@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 
 YES_PHRASES: tuple[str, ...] = (
     "yes", "yeah", "yep", "yup", "sure", "correct", "right", "that's right", "that is right",

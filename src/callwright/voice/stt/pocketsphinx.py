@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pocketsphinx as ps
 
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 from callwright.voice.stt.base import Transcript
 from callwright.voice.stt.grammars import Grammar, grammar_for
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from callwright.dialogue.expectation import Expectation
-from callwright.dialogue.flow_model import Flow
+from callwright.domain.expectation import Expectation
+from callwright.domain.flow import Flow
 
 EXAMPLE: dict[str, Any] = {
     "start": "greet",

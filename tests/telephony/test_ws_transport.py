@@ -18,6 +18,7 @@ from callwright.telephony.media_stream import (
     encode_stop,
     parse_outbound,
 )
+from callwright.telephony.ws_transport import WebSocketTransport
 from callwright.voice.transport import (
     AudioIn,
     DtmfIn,
@@ -25,7 +26,6 @@ from callwright.voice.transport import (
     QueueTransport,
     StreamStopped,
     TransportError,
-    WebSocketTransport,
 )
 
 SID = "MZ123"

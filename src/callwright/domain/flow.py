@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from callwright.dialogue.expectation import Expectation, ExpectKind
+from callwright.domain.expectation import Expectation, ExpectKind
 
 SimpleExpect = Literal["yes_no", "digits", "number", "date", "text"]
 DEFAULT_BRANCH = "default"
