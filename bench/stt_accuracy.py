@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.voice.conftest import through_phone_line
 
-from callwright.dialogue.expectation import Expectation
+from callwright.domain.expectation import Expectation
 from callwright.voice.audio import FRAME_BYTES
 from callwright.voice.stt.grammars import NO_PHRASES, YES_PHRASES
 from callwright.voice.stt.pocketsphinx import DecoderPool, PocketsphinxTranscriber
