@@ -21,6 +21,7 @@ from callwright.services import orgs
 from callwright.services.calls import CallService
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dispatch import CallQueue, NoDialer
+from callwright.services.secrets import SecretBox, load_root_key
 from callwright.settings import Settings, get_settings
 from callwright.store.db import Database
 
@@ -111,6 +112,7 @@ def create_app(
             db=db,
             keys=orgs.KeyVerifier(db, settings.api_key_cache_s),
             calls=CallService(db, call_queue, settings.default_country),
+            secrets=SecretBox(load_root_key(settings.secret_key, settings.data_dir)),
         )
         app.state.runtime = runtime
         if settings.bootstrap_key:

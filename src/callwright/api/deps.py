@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from callwright.services.calls import CallService
 from callwright.services.orgs import KeyVerifier, Principal
+from callwright.services.secrets import SecretBox
 from callwright.settings import Settings
 from callwright.store.db import Database
 
@@ -22,6 +23,7 @@ class Services:
     db: Database
     keys: KeyVerifier
     calls: CallService
+    secrets: SecretBox
 
 
 def services_of(request: Request) -> Services:
