@@ -1,5 +1,10 @@
-"""Moving a call through its states with conditional updates: each transition happens once,
-whoever tries it twice (a redelivered task, a late carrier callback) changes nothing."""
+"""The one writer of a call's status. Every status change goes through here and writes an
+``events`` row in the same transaction (the outbox). Transitions are conditional updates, so
+each happens once whoever tries it twice (a redelivered task, a late carrier callback).
+
+The ``*_in`` functions take the caller's open transaction so that a use case can compose them
+with its own writes; the others open one of their own and wake the event jobs after commit.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,87 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callwright.domain.call import LIVE_STATUSES, TERMINAL_STATUSES
 from callwright.observability import CALLS_ENDED
+from callwright.services import events
 from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.store.types import utcnow
 
+OPEN_STATUSES: tuple[str, ...] = ("scheduled", "queued", *sorted(LIVE_STATUSES))
+_RETURNED = (calls.c.org_id, calls.c.agent_id, calls.c.campaign_id, calls.c.answered_at, calls.c.end_reason)
 
-async def transition(db: Database, call_id: uuid.UUID, allowed_from: Iterable[str], status: str, **values: Any) -> bool:
-    """Set ``status`` (and ``values``) only when the call is in one of ``allowed_from``."""
+
+def event_type(status: str, answered: bool, end_reason: str | None) -> str:
+    """Which event a new status means. A call that never reached a person (no answer, busy,
+    failed, a voicemail we hung up on, canceled before answer) ends with ``call.failed``."""
+    if status in TERMINAL_STATUSES:
+        never_connected = not answered or (status == "voicemail" and end_reason == "voicemail_hangup")
+        return events.CALL_FAILED if never_connected else events.CALL_ENDED
+    if status == "in_progress":
+        return events.CALL_STARTED
+    return f"call.{status}"
+
+
+async def transition_in(
+    conn: AsyncConnection, call_id: uuid.UUID, allowed_from: Iterable[str], status: str, **values: Any
+) -> bool:
+    """Set ``status`` (and ``values``) only when the call is in one of ``allowed_from``, and
+    record the event; False (and nothing written) when the call had moved on."""
     now = utcnow()
-    async with db.tx() as conn:
-        result = await conn.execute(
+    row = (
+        await conn.execute(
             calls.update()
             .where(calls.c.id == call_id, calls.c.status.in_(list(allowed_from)))
             .values(status=status, updated_at=now, **values)
+            .returning(*_RETURNED)
         )
-    changed = result.rowcount == 1
-    if changed and status in TERMINAL_STATUSES:
+    ).first()
+    if row is None:
+        return False
+    await events.emit(
+        conn,
+        events.event_values(
+            event_type(status, row.answered_at is not None, row.end_reason), row.org_id, call_id=call_id,
+            agent_id=row.agent_id, campaign_id=row.campaign_id,
+            data={"status": status, "end_reason": row.end_reason}, at=now,
+        ),
+    )
+    if status in TERMINAL_STATUSES:
         CALLS_ENDED.labels(status).inc()
+    return True
+
+
+async def finish_in(
+    conn: AsyncConnection,
+    call_id: uuid.UUID,
+    status: str,
+    end_reason: str,
+    *,
+    error: str | None = None,
+    ended_at: datetime | None = None,
+    **values: Any,
+) -> bool:
+    """Close a call that is not yet closed; the first closer wins."""
+    ended = ended_at or utcnow()
+    answered_at = (await conn.execute(sa.select(calls.c.answered_at).where(calls.c.id == call_id))).scalar()
+    if "duration_ms" not in values:
+        values["duration_ms"] = (
+            max(0, int((ended - answered_at).total_seconds() * 1000)) if answered_at is not None else None
+        )
+    return await transition_in(
+        conn, call_id, OPEN_STATUSES, status, end_reason=end_reason, ended_at=ended, error=error, **values
+    )
+
+
+async def transition(db: Database, call_id: uuid.UUID, allowed_from: Iterable[str], status: str, **values: Any) -> bool:
+    async with db.tx() as conn:
+        changed = await transition_in(conn, call_id, allowed_from, status, **values)
+    if changed:
+        db.wakeups.notify()
     return changed
 
 
@@ -42,21 +108,46 @@ async def finish(
     ended_at: datetime | None = None,
     **values: Any,
 ) -> bool:
-    """Close a call that is not yet closed; the first closer wins."""
-    ended = ended_at or utcnow()
-    async with db.read() as conn:
-        row = (await conn.execute(sa.select(calls.c.answered_at).where(calls.c.id == call_id))).first()
-    duration = None
-    if row is not None and row.answered_at is not None:
-        duration = max(0, int((ended - row.answered_at).total_seconds() * 1000))
-    values.setdefault("duration_ms", duration)
-    return await transition(
-        db,
-        call_id,
-        ["scheduled", "queued", *LIVE_STATUSES],
-        status,
-        end_reason=end_reason,
-        ended_at=ended,
-        error=error,
-        **values,
+    async with db.tx() as conn:
+        changed = await finish_in(conn, call_id, status, end_reason, error=error, ended_at=ended_at, **values)
+    if changed:
+        db.wakeups.notify()
+    return changed
+
+
+async def cancel_pending(db: Database, org_id: uuid.UUID, call_id: uuid.UUID) -> bool:
+    """Cancel a call that has not started dialing (scheduled or queued)."""
+    now = utcnow()
+    async with db.tx() as conn:
+        owned = (
+            await conn.execute(sa.select(calls.c.id).where(calls.c.id == call_id, calls.c.org_id == org_id))
+        ).first()
+        changed = owned is not None and await transition_in(
+            conn, call_id, ["scheduled", "queued"], "canceled", end_reason="canceled", ended_at=now
+        )
+    if changed:
+        db.wakeups.notify()
+    return changed
+
+
+async def release_due(db: Database, call_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Scheduled calls whose time has come become ``queued``; returns the ones this process moved."""
+    moved: list[uuid.UUID] = []
+    async with db.tx() as conn:
+        for call_id in call_ids:
+            if await transition_in(conn, call_id, ["scheduled"], "queued"):
+                moved.append(call_id)
+    if moved:
+        db.wakeups.notify()
+    return moved
+
+
+def created_event(conn: Connection, values: dict[str, Any]) -> None:
+    """The ``call.queued`` / ``call.scheduled`` event of a call row being inserted by ``conn``."""
+    events.emit_sync(
+        conn,
+        events.event_values(
+            f"call.{values['status']}", values["org_id"], call_id=values["id"], agent_id=values["agent_id"],
+            campaign_id=values.get("campaign_id"), data={"status": values["status"]}, at=values["created_at"],
+        ),
     )

@@ -154,6 +154,7 @@ class CallService:
                 scheduled_for=req.scheduled_for or now, created_at=now, updated_at=now,
             )
             conn.execute(_INSERT_CALL, values)
+            call_state.created_event(conn, values)
             # The record is what was just inserted: no read-back (the other columns start NULL).
             out = conversation_out(SimpleNamespace(**_NULL_CALL_COLUMNS, **values))
             if idempotency_key:
@@ -231,14 +232,7 @@ class CallService:
         row = await call_row(self.db, org_id, call_id)
         if row.status in TERMINAL_STATUSES:
             raise Conflict(f"the call already ended ({row.status})")
-        now = utcnow()
-        async with self.db.tx() as conn:
-            result = await conn.execute(
-                calls.update()
-                .where(calls.c.id == call_id, calls.c.org_id == org_id, calls.c.status.in_(["scheduled", "queued"]))
-                .values(status="canceled", end_reason="canceled", ended_at=now, updated_at=now)
-            )
-        if result.rowcount != 1:
+        if not await call_state.cancel_pending(self.db, org_id, call_id):
             row = await call_row(self.db, org_id, call_id)
             if row.status in LIVE_STATUSES:
                 local = is_live_here(call_id)

@@ -87,7 +87,7 @@ class Reconciler:
 
     async def requeue_due(self) -> list[uuid.UUID]:
         now = utcnow()
-        async with self.db.tx() as conn:
+        async with self.db.read() as conn:
             due = (
                 await conn.execute(
                     sa.select(calls.c.id)
@@ -95,12 +95,8 @@ class Reconciler:
                     .limit(BATCH)
                 )
             ).all()
-            if due:
-                await conn.execute(
-                    calls.update()
-                    .where(calls.c.id.in_([r.id for r in due]), calls.c.status == "scheduled")
-                    .values(status="queued", updated_at=now)
-                )
+        released = await call_state.release_due(self.db, [r.id for r in due]) if due else []
+        async with self.db.tx() as conn:
             stale = (
                 await conn.execute(
                     sa.select(calls.c.id)
@@ -110,7 +106,7 @@ class Reconciler:
             ).all()
             if stale:
                 await conn.execute(calls.update().where(calls.c.id.in_([r.id for r in stale])).values(updated_at=now))
-        ids = [r.id for r in due] + [r.id for r in stale]
+        ids = released + [r.id for r in stale]
         for call_id in ids:
             await self.queue.call_ready(call_id)
         return ids

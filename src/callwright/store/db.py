@@ -16,6 +16,8 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from callwright.store.wakeups import Wakeups
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
@@ -36,6 +38,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.wakeups = Wakeups()
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             db_path = self.url.database

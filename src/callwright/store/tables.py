@@ -126,10 +126,15 @@ calls = sa.Table(
     sa.Column("answered_at", UTCDateTime, nullable=True),
     sa.Column("ended_at", UTCDateTime, nullable=True),
     sa.Column("duration_ms", sa.Integer, nullable=True),
+    sa.Column("dynamic_context", Json, nullable=True),
+    sa.Column("render_errors", Json, nullable=True),
+    sa.Column("analysis_state", sa.String(16), nullable=True),
+    sa.Column("analysis_claimed_until", UTCDateTime, nullable=True),
     sa.Index("ix_calls_org_created", "org_id", "created_at", "id"),
     sa.Index("ix_calls_status_due", "status", "scheduled_for"),
     sa.Index("ix_calls_org_agent", "org_id", "agent_id"),
     sa.Index("ix_calls_org_contact", "org_id", "contact_id"),
+    sa.Index("ix_calls_analysis_state", "analysis_state"),
 )
 
 idempotency_keys = sa.Table(
@@ -171,4 +176,76 @@ runners = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("call_id", Uuid, nullable=True),
+    sa.Column("campaign_id", Uuid, nullable=True),
+    sa.Column("agent_id", Uuid, nullable=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("processed_at", UTCDateTime, nullable=True),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Index("ix_events_pending", "processed_at", "created_at"),
+    sa.Index("ix_events_call", "call_id"),
+)
+
+webhook_targets = sa.Table(
+    "webhook_targets",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, nullable=False),
+    sa.Column("agent_id", Uuid, sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("events", Json, nullable=False),
+    sa.Column("include_transcript", sa.Boolean, nullable=False),
+    sa.Column("include_recording", sa.Boolean, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("disabled_reason", sa.String(500), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_webhook_targets_agent", "agent_id", "enabled"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, nullable=False),
+    sa.Column("event_id", Uuid, nullable=False),
+    sa.Column("target_id", Uuid, nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("call_id", Uuid, nullable=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(1000), nullable=True),
+    sa.Column("attempt_log", Json, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("event_id", "target_id"),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_org_created", "org_id", "created_at", "id"),
+)
+
+context_cache = sa.Table(
+    "context_cache",
+    metadata,
+    sa.Column("org_id", Uuid, primary_key=True),
+    sa.Column("agent_id", Uuid, primary_key=True),
+    sa.Column("contact_key", sa.String(200), primary_key=True),
+    sa.Column("variables", Json, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
