@@ -6,7 +6,7 @@ reasons or punish plain answers like "no". The rules:
 
 - phrases are matched before single words ("no problem" is positive, "stop calling" strongly
   negative), longest first;
-- a negator ("not", "don't", "never"...) up to three words before a sentiment word flips it:
+- a negator ("not", "don't", "never"...) up to four words before a sentiment word flips it:
   a negated positive counts fully negative ("not happy"), a negated negative mildly positive
   ("not bad");
 - an intensifier ("very", "really", "so") just before multiplies the next sentiment word, a
@@ -32,7 +32,7 @@ NEGATIVE_AT = -0.75
 BACKCHANNEL_CAP = 0.75
 
 _BACKCHANNEL = 0.25
-_NEGATION_WINDOW = 3
+_NEGATION_WINDOW = 4
 
 # Weights: +1 a clear positive word, +0.5 a mild one; -1 a clear negative, -3 a complaint that
 # alone makes the call Negative.
@@ -74,7 +74,7 @@ _add(
     -0.5,
     """busy, late, slow, hard, difficult, expensive, worried, concerned, nervous, problem, problems,
     issue, issues, trouble, unfortunately, weird, confused, confusing, bad time, not now, never mind,
-    refund, strange, odd, unsure, hesitant, tired, sorry to say""",
+    refund, strange, odd, unsure, hesitant, tired, sorry to say, no thanks, no thank you""",
 )
 _add(
     -1.0,
@@ -84,7 +84,7 @@ _add(
     wrong, incorrect, broken, mess, messed up, poor, lousy, pathetic, sick of, tired of, fed up,
     enough already, bother, bothering, bothered, nuisance, pest, pushy, aggressive, unprofessional,
     incompetent, ignorant, overcharged, charged twice, complain, complaint, complaints, not interested,
-    no thanks, no thank you, too expensive, rip off, ripoff, stressed, scared, afraid, nonsense,
+    too expensive, rip off, ripoff, stressed, scared, afraid, nonsense,
     joke, what a joke, garbage, trash, sucks, suck, crappy, dumb, silly, idiot, idiots, creepy,
     suspicious, fake, liar, lying, lied, lawyer, attorney, real person, a human, your manager, your supervisor""",
 )
@@ -166,17 +166,17 @@ def score_turn(text: str) -> tuple[float, float]:
             multiplier = 1.0
             i += 1
             continue
-        weight, size = found
-        weight *= 0.5 if _softened(tokens, i) else multiplier
+        raw, size = found
+        weight = raw * (0.5 if _softened(tokens, i) else multiplier)
         multiplier = 1.0
-        if i <= negated_until:
+        if i <= negated_until and not (raw == _BACKCHANNEL and tokens[i - 1] == "no"):
             # "not happy" is as bad as "unhappy"; "not bad" is only faintly good.
             scores.append(-weight if weight > 0 else -weight * 0.5)
-            negated_until = -1
-        elif weight == _BACKCHANNEL:
+        elif raw == _BACKCHANNEL:
             backchannel += weight
         else:
             scores.append(weight)
+        negated_until = -1
         i += size
     return sum(scores), backchannel
 
