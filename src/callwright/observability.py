@@ -11,6 +11,8 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from callwright.domain.pii import has_long_number, redact, redact_obj
+
 trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 call_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("call_id", default=None)
 
@@ -37,8 +39,36 @@ class JsonFormatter(logging.Formatter):
         if isinstance(extra, dict):
             payload.update({k: ("[redacted]" if k.lower() in _SECRET_KEYS else v) for k, v in extra.items()})
         if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
+            payload["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
+
+
+_TRACEBACKS = logging.Formatter()
+
+
+class PiiFilter(logging.Filter):
+    """Redacts card and social-security numbers from every record, whatever the agent's setting:
+    logs never need them. A record is formatted (``getMessage``) once here; only one holding nine
+    digits in a row is rewritten, with its arguments merged into the message; the structured
+    ``fields`` and the traceback are redacted too. Digit words ("four one one one") are not
+    looked for: logs carry no transcripts."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the formatter's to report
+            return True
+        if has_long_number(message):
+            clean = redact(message)
+            if clean != message:
+                record.msg, record.args = clean, None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict) and any(isinstance(v, str) and has_long_number(v) for v in fields.values()):
+            record.fields = redact_obj(fields)
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse ``exc_text``; an exception's message may quote the number.
+            record.exc_text = redact(_TRACEBACKS.formatException(record.exc_info))
+        return True
 
 
 def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
@@ -47,6 +77,7 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(PiiFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

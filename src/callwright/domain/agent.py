@@ -195,6 +195,12 @@ class AgentSettings(Strict):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     dynamic_context: DynamicContext = Field(default_factory=DynamicContext)
     phone: PhoneConfig = Field(default_factory=PhoneConfig)
+    redact_pii: bool = Field(
+        default=False,
+        description="Replace payment-card and social-security numbers in stored transcripts, results and "
+        "webhooks: a card keeps its last four digits (`[card ending 1111]`), an SSN becomes `[ssn redacted]`. "
+        "Logs are always redacted.",
+    )
 
     @field_validator("prompt", "first_message")
     @classmethod
@@ -225,6 +231,7 @@ class AgentUpdate(Strict):
     retry: dict[str, Any] | None = None
     dynamic_context: dict[str, Any] | None = None
     phone: dict[str, Any] | None = None
+    redact_pii: bool | None = None
 
 
 class AgentOut(AgentSettings):

@@ -13,6 +13,7 @@ from callwright.dialogue.base import End, Listen, Say, UserInput
 from callwright.dialogue.factory import DEFAULT_FLOW, DialogueUnavailable
 from callwright.dialogue.flow import FlowDialogue
 from callwright.domain.flow import Flow
+from callwright.domain.pii import redact_obj
 from callwright.services.agents import AgentVersion, current_version, version_by_id
 from callwright.services.errors import InvalidInput, NotFound
 from callwright.services.render import render_call_texts
@@ -39,6 +40,15 @@ def _flow(version: AgentVersion) -> Flow:
     if dialogue.engine == "flow":
         return Flow.model_validate(dialogue.flow)
     raise DialogueUnavailable("text chat with the llm engine needs an OpenAI-compatible server, not configured here")
+
+
+def _kept(version: AgentVersion, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What is stored (and given back) of the conversation: with ``redact_pii`` its transcript,
+    answers and results lose card and social-security numbers before they reach the database.
+    A redacted answer stays redacted in later texts of the same chat, which is what we want."""
+    if not version.settings.redact_pii:
+        return snapshot
+    return {**snapshot, **redact_obj({k: snapshot[k] for k in ("history", "answers", "results")})}
 
 
 async def _drain(dialogue: FlowDialogue, events: Any) -> tuple[list[str], str | None, str | None]:
@@ -94,6 +104,7 @@ async def chat(
             replies += more
         new_id = uuid.uuid4()
         now = utcnow()
+        snapshot = _kept(version, dialogue.snapshot())
         async with db.tx() as conn:
             await conn.execute(
                 chat_sessions.insert().values(
@@ -104,7 +115,7 @@ async def chat(
                     state={
                         "variables": texts.variables,
                         "first_message": texts.first_message,
-                        "snapshot": dialogue.snapshot(),
+                        "snapshot": snapshot,
                         "expecting": expecting,
                     },
                     ended=outcome is not None,
@@ -113,7 +124,7 @@ async def chat(
                 )
             )
         return ChatReply(
-            str(new_id), replies, expecting, outcome is not None, outcome, dict(dialogue.results), texts.first_message
+            str(new_id), replies, expecting, outcome is not None, outcome, snapshot["results"], texts.first_message
         )
     async with db.read() as conn:
         q = sa.select(chat_sessions).where(chat_sessions.c.id == session_id, chat_sessions.c.agent_id == agent_id)
@@ -128,14 +139,15 @@ async def chat(
     if row.ended:
         return ChatReply(str(session_id), [], None, True, dialogue.results.get("outcome"), dict(dialogue.results))
     replies, expecting, outcome = await _drain(dialogue, dialogue.respond(UserInput(text=text)))
+    snapshot = _kept(version, dialogue.snapshot())
     async with db.tx() as conn:
         await conn.execute(
             chat_sessions.update()
             .where(chat_sessions.c.id == session_id)
             .values(
-                state={**state, "snapshot": dialogue.snapshot(), "expecting": expecting},
+                state={**state, "snapshot": snapshot, "expecting": expecting},
                 ended=outcome is not None,
                 updated_at=utcnow(),
             )
         )
-    return ChatReply(str(session_id), replies, expecting, outcome is not None, outcome, dict(dialogue.results))
+    return ChatReply(str(session_id), replies, expecting, outcome is not None, outcome, snapshot["results"])
