@@ -91,6 +91,8 @@ HTTP_REQUESTS = Histogram(
 )
 CALLS_CREATED = Counter("callwright_calls_created_total", "Calls created", ["call_source"])
 CALLS_ENDED = Counter("callwright_calls_ended_total", "Calls that reached a terminal state", ["status"])
+WEBHOOK_DELIVERIES = Counter("callwright_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"])
+ANALYSES = Counter("callwright_analyses_total", "Post-call analyses by engine", ["engine"])
 LIVE_CALLS = Gauge("callwright_live_calls", "Calls with a live media session in this process")
 TURN_LATENCY = Histogram(
     "callwright_turn_latency_seconds", "Caller stops speaking -> first agent audio",

@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     openai_api_key: str = Field(
         default="", validation_alias="OPENAI_API_KEY", description="API key for the default OpenAI-compatible server."
     )
+    webhook_timeout_s: float = Field(
+        default=15.0, gt=0, le=60, description="A webhook attempt that gets no 2xx within this time is retried."
+    )
+    webhook_retry_schedule_s: list[float] = Field(
+        default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+        description="Waits before each webhook retry (a Retry-After header may ask for longer); then it fails.",
+    )
+    jobs_poll_interval_s: float = Field(
+        default=0.5, gt=0, description="How often background jobs look for work other processes committed."
+    )
+    attachment_url_ttl_s: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long signed links to recordings and transcripts stay valid."
+    )
     analysis_model: str = Field(default="gpt-4o-mini", description="Model that writes post-call analysis.")
     bootstrap_key: bool = Field(
         default=True, description="On first serve with no API key at all, create one and print it once."

@@ -49,6 +49,8 @@ def voice_settings(tmp: Any, **overrides: Any) -> Settings:
         simulator_ring_ms=200,
         simulator_no_answer_after_ms=1500,
         reconcile_interval_s=0.5,
+        allow_private_urls=True,
+        jobs_poll_interval_s=0.2,
     )
     values.update(overrides)
     return Settings(**values)

@@ -1,0 +1,123 @@
+"""The analysis job: for every call whose ``call.ended`` was fanned out, run the analyzer and
+write the result with its ``call.analyzed`` event in one transaction.
+
+Calls are claimed with a lease (``analysis_claimed_until``), so a process that dies mid-way
+leaves the call to be analysed again, and two processes never analyse one call at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from callwright.domain.pii import redact
+from callwright.observability import ANALYSES
+from callwright.services import events
+from callwright.services.agents import version_by_id
+from callwright.services.analysis.base import AnalysisInput, Analyzer
+from callwright.services.conversations import call_row
+from callwright.services.errors import Conflict
+from callwright.store.db import Database
+from callwright.store.tables import calls
+from callwright.store.types import utcnow
+from callwright.store.wakeups import Wakeups
+
+log = logging.getLogger("callwright.analysis")
+
+LEASE_S = 120.0
+
+
+def analysis_input(row: Any, settings: Any) -> AnalysisInput:
+    return AnalysisInput(
+        transcript=list(row.transcript or []), results=dict(row.results or {}), status=row.status,
+        end_reason=row.end_reason, answered_by=row.answered_by, duration_ms=row.duration_ms,
+        plan=settings.analysis, prompt=row.prompt or "", language=settings.language, started_at=row.answered_at,
+    )
+
+
+class AnalysisRunner:
+    def __init__(self, db: Database, analyzer: Analyzer, *, concurrency: int = 8, poll_s: float = 1.0) -> None:
+        self.db = db
+        self.analyzer = analyzer
+        self.concurrency = concurrency
+        self.poll_s = poll_s
+        self.wakeups = Wakeups()
+
+    async def run(self) -> None:
+        while True:
+            if await self.run_once() == 0:
+                await self.wakeups.wait(self.poll_s)
+
+    async def run_once(self) -> int:
+        now = utcnow()
+        due = (
+            sa.select(calls.c.id)
+            .where(
+                sa.or_(
+                    calls.c.analysis_state == "pending",
+                    sa.and_(calls.c.analysis_state == "running", calls.c.analysis_claimed_until < now),
+                )
+            )
+            .limit(self.concurrency)
+        )
+        if not self.db.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        async with self.db.tx() as conn:
+            claimed = (
+                await conn.execute(
+                    calls.update()
+                    .where(calls.c.id.in_(due.scalar_subquery()))
+                    .values(analysis_state="running", analysis_claimed_until=now + timedelta(seconds=LEASE_S))
+                    .returning(calls.c.id)
+                )
+            ).all()
+        if claimed:
+            await asyncio.gather(*(self._analyze(r.id) for r in claimed))
+        return len(claimed)
+
+    async def _analyze(self, call_id: uuid.UUID) -> None:
+        try:
+            async with self.db.read() as conn:
+                row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
+            settings = (await version_by_id(self.db, row.org_id, row.agent_version_id)).settings
+            analysis = (await self.analyzer.analyze(analysis_input(row, settings))).to_dict()
+            if settings.redact_pii and analysis.get("call_summary"):
+                analysis["call_summary"] = redact(analysis["call_summary"])
+        except Exception:
+            log.exception("analysis failed; it will be retried when its lease runs out")
+            return
+        ANALYSES.labels(str(analysis.get("engine"))).inc()
+        async with self.db.tx() as conn:
+            await conn.execute(
+                calls.update()
+                .where(calls.c.id == call_id, calls.c.analysis_state == "running")
+                .values(analysis=analysis, analysis_state="done", analysis_claimed_until=None, updated_at=utcnow())
+            )
+            await events.emit(
+                conn,
+                events.event_values(
+                    events.CALL_ANALYZED, row.org_id, call_id=call_id, agent_id=row.agent_id,
+                    campaign_id=row.campaign_id, data={"engine": analysis.get("engine")},
+                ),
+            )
+        self.db.wakeups.notify()
+
+
+async def request_reanalysis(db: Database, org_id: uuid.UUID, call_id: uuid.UUID) -> None:
+    """Run the analysis again (e.g. after the plan changed); ``call.analyzed`` is sent again."""
+    row = await call_row(db, org_id, call_id)
+    if row.ended_at is None:
+        raise Conflict("the call has not ended yet; it is analysed when it ends")
+    if row.analysis_state in ("pending", "running"):
+        return
+    async with db.tx() as conn:
+        await conn.execute(
+            calls.update()
+            .where(calls.c.id == call_id, calls.c.org_id == org_id)
+            .values(analysis_state="pending", analysis_claimed_until=None)
+        )
