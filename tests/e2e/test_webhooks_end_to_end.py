@@ -41,7 +41,7 @@ def delivered(voice_server: VoiceServer, flow_agent: dict[str, Any], receiver: W
         "/v1/calls",
         json={
             "agent_id": flow_agent["id"], "to": "+15550100021",
-            "contact": {"first_name": "Ada"}, "metadata": {"crm_id": "42"},
+            "variables": {"first_name": "Ada"}, "metadata": {"crm_id": "42"},
             "simulated_callee": {"says": ["yes"], "dtmf": {"verify": "4567"}},
         },
     )
