@@ -297,6 +297,14 @@ class TemplateRenderer:
             log.warning("template failed, using fallback text: %s", exc)
             return self._fallback(source, variables)
 
+    def render_checked(self, source: str, variables: Mapping[str, Any]) -> tuple[str, str | None]:
+        """Like ``render_safe``, but also return the error (``None`` when the render worked), so
+        the caller can record a broken template on the conversation instead of hiding it."""
+        try:
+            return self.render(source, variables), None
+        except TemplateError as exc:
+            return self._fallback(source, variables), str(exc)
+
     def _fallback(self, source: str, variables: Mapping[str, Any]) -> str:
         source = source[: self.max_output_chars]
         pieces: list[str] = []
@@ -337,6 +345,11 @@ def render(source: str, variables: Mapping[str, Any]) -> str:
 def render_safe(source: str, variables: Mapping[str, Any]) -> str:
     """Render with the default limits, never raising (see ``TemplateRenderer.render_safe``)."""
     return default_renderer.render_safe(source, variables)
+
+
+def render_checked(source: str, variables: Mapping[str, Any]) -> tuple[str, str | None]:
+    """Render with the default limits, never raising: the text and the error, if any."""
+    return default_renderer.render_checked(source, variables)
 
 
 def validate_template(source: str) -> str | None:

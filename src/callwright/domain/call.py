@@ -101,6 +101,23 @@ class TranscriptTurn(Out):
     interrupted: bool = False
 
 
+class DynamicContextOutcome(Out):
+    """How the call's dynamic-context fetch went (its variables are in ``variables``)."""
+
+    ok: bool
+    status_code: int | None = None
+    latency_ms: float
+    error: str | None = None
+    cached: bool = False
+
+
+class RenderError(Out):
+    """A template that failed when rendered for this call; its text was rendered without the broken parts."""
+
+    template: str = Field(description="`first_message`, `prompt` or `voicemail.message`.")
+    error: str
+
+
 class Conversation(Out):
     id: str
     trace_id: str
@@ -136,6 +153,8 @@ class Conversation(Out):
     attempt: int
     retry_of: str | None
     latency: dict[str, Any] | None
+    dynamic_context: DynamicContextOutcome | None = None
+    render_errors: list[RenderError] | None = None
 
 
 class ConversationPage(Out):

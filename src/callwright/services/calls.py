@@ -91,7 +91,7 @@ _NEW_CALL_COLUMNS = frozenset({
     "id", "org_id", "trace_id", "agent_id", "agent_version_id", "contact_id", "campaign_id", "direction", "medium",
     "from_number", "to_number", "status", "call_source", "metadata", "variables", "context", "first_message",
     "prompt", "retry_context", "simulated_callee", "transcript", "results", "attempt", "retry_of", "scheduled_for",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "render_errors",
 })
 _NULL_CALL_COLUMNS = {c.name: None for c in calls.c if c.name not in _NEW_CALL_COLUMNS}
 
@@ -152,6 +152,7 @@ class CallService:
                 prompt=texts.prompt, retry_context=req.retry_context, simulated_callee=req.simulated_callee,
                 transcript=[], results={}, attempt=req.attempt, retry_of=req.retry_of,
                 scheduled_for=req.scheduled_for or now, created_at=now, updated_at=now,
+                render_errors=texts.render_errors or None,
             )
             conn.execute(_INSERT_CALL, values)
             call_state.created_event(conn, values)

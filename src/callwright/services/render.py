@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from callwright.domain.agent import AgentSettings
 from callwright.services.contacts import ContactRow
 from callwright.services.variables import builtin_variables, compose_instructions, compose_variables
-from callwright.templating import render_safe
+from callwright.templating import render_checked
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class CallTexts:
     variables: dict[str, Any]
     first_message: str | None
     prompt: str
+    voicemail_message: str | None = None
+    render_errors: list[dict[str, str]] = field(default_factory=list)
 
 
 def contact_mapping(contact: ContactRow | None) -> dict[str, Any] | None:
@@ -50,7 +52,9 @@ def render_call_texts(
 ) -> CallTexts:
     """Variables by precedence (API.md), then the greeting and the instructions rendered with them.
 
-    A retry's ``opening_message`` wins over the agent's greeting but not over an explicit one."""
+    A retry's ``opening_message`` wins over the agent's greeting but not over an explicit one.
+    A template that fails renders without its broken parts and is listed in ``render_errors``
+    (``[{"template", "error"}]``), for the conversation record."""
     tz = contact.timezone if contact is not None else None
     variables = compose_variables(
         builtins=builtin_variables(
@@ -71,10 +75,27 @@ def render_call_texts(
         template = retry_context["opening_message"]
     if template is None:
         template = settings.first_message
-    rendered_first = render_safe(template, variables) if template else None
+    errors: list[dict[str, str]] = []
+
+    def checked(name: str, source: str) -> str:
+        text, error = render_checked(source, variables)
+        if error is not None:
+            errors.append({"template": name, "error": error})
+        return text
+
+    rendered_first = checked("first_message", template) if template else None
     prompt = compose_instructions(
-        render_safe(settings.prompt, variables) if settings.prompt else "",
+        checked("prompt", settings.prompt) if settings.prompt else "",
         (campaign or {}).get("context"),
         call_context,
     )
-    return CallTexts(variables=variables, first_message=rendered_first, prompt=prompt)
+    voicemail = settings.voicemail
+    voicemail_message = (
+        checked("voicemail.message", voicemail.message)
+        if voicemail.action == "leave_message" and voicemail.message
+        else None
+    )
+    return CallTexts(
+        variables=variables, first_message=rendered_first, prompt=prompt, voicemail_message=voicemail_message,
+        render_errors=errors,
+    )
