@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from callwright.domain.pii import redact
 from callwright.observability import ANALYSES
 from callwright.services import events
-from callwright.services.agents import version_by_id
+from callwright.services.agents import current_version, version_by_id
 from callwright.services.analysis.base import AnalysisInput, Analyzer
 from callwright.services.conversations import call_row
 from callwright.services.errors import Conflict
@@ -84,7 +84,12 @@ class AnalysisRunner:
         try:
             async with self.db.read() as conn:
                 row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
-            settings = (await version_by_id(self.db, row.org_id, row.agent_version_id)).settings
+            # The agent's plan as it is now, so a re-run after changing the plan uses the new one
+            # (the call's own version when the agent was archived since).
+            version = await current_version(self.db, row.org_id, row.agent_id)
+            if version is None:
+                version = await version_by_id(self.db, row.org_id, row.agent_version_id)
+            settings = version.settings
             analysis = (await self.analyzer.analyze(analysis_input(row, settings))).to_dict()
             if settings.redact_pii and analysis.get("call_summary"):
                 analysis["call_summary"] = redact(analysis["call_summary"])
