@@ -19,25 +19,44 @@ class ApiServer:
     backend: str
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def api_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    """The API on a real database, once per back end; nothing dials (calls stay queued)."""
-    backend: str = request.param
+def _api_server(backend: str, tmp_path_factory: pytest.TempPathFactory, **settings: object) -> Iterator[ApiServer]:
     tmp = tmp_path_factory.mktemp(backend)
     url = database_url(backend, tmp)
-    settings = Settings(database_url=url, data_dir=tmp, bootstrap_key=False, log_json=False)
+    config = Settings(database_url=url, data_dir=tmp, bootstrap_key=False, log_json=False, **settings)  # type: ignore[arg-type]
     try:
-        with running_server(settings, queue=NoDialer()) as base:
+        with running_server(config, queue=NoDialer()) as base:
             yield ApiServer(base, url, backend)
     finally:
         if backend == "postgres":
             drop_postgres(url)
 
 
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def api_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The API on a real database, once per back end; nothing dials (calls stay queued)."""
+    yield from _api_server(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def private_urls_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The same, with customer URLs allowed to reach loopback (``CALLWRIGHT_ALLOW_PRIVATE_URLS``),
+    for tests against a local endpoint."""
+    yield from _api_server(request.param, tmp_path_factory, allow_private_urls=True)
+
+
 @pytest.fixture
 def api(api_server: ApiServer) -> Iterator[httpx.Client]:
     """A client authenticated as a brand-new organization."""
     with client_for(api_server.base_url, new_key(api_server.db_url)) as client:
+        yield client
+
+
+@pytest.fixture
+def private_api(private_urls_server: ApiServer) -> Iterator[httpx.Client]:
+    """A new organization's client on the server that lets customer URLs reach loopback."""
+    with client_for(private_urls_server.base_url, new_key(private_urls_server.db_url)) as client:
         yield client
 
 

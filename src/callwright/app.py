@@ -16,6 +16,7 @@ from starlette.requests import Request
 from callwright import __version__
 from callwright.api import agents, calls, carrier, chat, compat, contacts, dnc, errors, system
 from callwright.api.deps import Services
+from callwright.net import SafeHttpClient
 from callwright.observability import HTTP_REQUESTS
 from callwright.services import orgs
 from callwright.services.calls import CallService
@@ -100,19 +101,22 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         await db.migrate()
+        http = SafeHttpClient(allow_private=settings.allow_private_urls)
+        box = SecretBox(load_root_key(settings.secret_key, settings.data_dir))
         runtime = None
         call_queue: CallQueue = queue or NoDialer()
         if voice and settings.run_voice and queue is None:
             from callwright.runtime import VoiceRuntime
 
-            runtime = VoiceRuntime(settings, db, carriers)
+            runtime = VoiceRuntime(settings, db, carriers, http=http, secrets=box)
             call_queue = runtime.queue
         app.state.services = Services(
             settings=settings,
             db=db,
             keys=orgs.KeyVerifier(db, settings.api_key_cache_s),
             calls=CallService(db, call_queue, settings.default_country),
-            secrets=SecretBox(load_root_key(settings.secret_key, settings.data_dir)),
+            secrets=box,
+            http=http,
         )
         app.state.runtime = runtime
         if settings.bootstrap_key:
@@ -124,6 +128,7 @@ def create_app(
         finally:
             if runtime is not None:
                 await runtime.stop()
+            await http.aclose()
             await db.dispose()
 
     app = FastAPI(

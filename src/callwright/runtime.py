@@ -11,11 +11,13 @@ import uuid
 from typing import Any
 
 from callwright.jobs.broker import BrokerCallQueue, BrokerListener, make_broker
+from callwright.net import SafeHttpClient
 from callwright.services import carriers
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dialer import Dialer
 from callwright.services.media_sessions import MediaSessions
 from callwright.services.reconciler import Reconciler
+from callwright.services.secrets import SecretBox, load_root_key
 from callwright.settings import Settings
 from callwright.store.db import Database
 from callwright.telephony.base import Carrier
@@ -58,7 +60,16 @@ def _prewarm_speech() -> None:
 class VoiceRuntime:
     """Everything that makes calls happen in this process (embedded mode runs all of it)."""
 
-    def __init__(self, settings: Settings, db: Database, carrier_registry: CarrierRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        carrier_registry: CarrierRegistry | None = None,
+        *,
+        http: SafeHttpClient | None = None,
+        secrets: SecretBox | None = None,
+    ) -> None:
+        """``http`` and ``secrets`` are the process's own when the app made them; else made here."""
         self.settings = settings
         self.db = db
         self.runner_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -66,7 +77,10 @@ class VoiceRuntime:
         self.broker = make_broker(settings.broker)
         self.queue = BrokerCallQueue(self.broker)
         self.dialer = Dialer(db, self.carriers, stream_url(settings), self.runner_id)
-        self.media = MediaSessions(db, settings.data_dir, self.runner_id)
+        self._own_http = http is None
+        self.http = http or SafeHttpClient(allow_private=settings.allow_private_urls)
+        self.secrets = secrets or SecretBox(load_root_key(settings.secret_key, settings.data_dir))
+        self.media = MediaSessions(db, settings.data_dir, self.runner_id, self.http, self.secrets)
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
         self._loop_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
@@ -109,6 +123,8 @@ class VoiceRuntime:
             if closer is not None:
                 await closer()
         await self.dialer.aclose()
+        if self._own_http:
+            await self.http.aclose()
         if self._listener is not None:
             await self._listener.aclose()
         await self.broker.shutdown()

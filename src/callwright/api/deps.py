@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from callwright.net import SafeHttpClient
 from callwright.services.calls import CallService
 from callwright.services.orgs import KeyVerifier, Principal
 from callwright.services.secrets import SecretBox
@@ -24,6 +25,7 @@ class Services:
     keys: KeyVerifier
     calls: CallService
     secrets: SecretBox
+    http: SafeHttpClient  # the one client for customer URLs (dynamic context, tools, webhooks)
 
 
 def services_of(request: Request) -> Services:

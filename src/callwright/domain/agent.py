@@ -126,11 +126,14 @@ class RetryPolicy(Strict):
 
 
 class DynamicContextAuth(Strict):
+    """``token``, ``password`` and ``header_value`` are write-only: stored encrypted (so their
+    length is checked on the plain value, by the agents service) and masked on every read."""
+
     type: Literal["bearer", "basic", "header", "none"] = "none"
     token: str | None = None
-    username: str | None = None
+    username: str | None = Field(default=None, max_length=256)
     password: str | None = None
-    header_name: str | None = None
+    header_name: str | None = Field(default=None, max_length=256, pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
     header_value: str | None = None
 
     @model_validator(mode="after")
@@ -144,17 +147,45 @@ class DynamicContextAuth(Strict):
         return self
 
 
+SAMPLE_CONTACT_NUMBER = "+12025550123"
+
+
 class DynamicContext(Strict):
     enabled: bool = False
     url: AnyHttpUrl | None = None
     auth: DynamicContextAuth = Field(default_factory=DynamicContextAuth)
     timeout_s: float = Field(default=10.0, gt=0, le=30)
+    cache_ttl_s: int = Field(
+        default=0, ge=0, le=86400,
+        description="Reuse a successful response for the same contact for this many seconds (0: never). "
+        "Failures are never reused.",
+    )
 
     @model_validator(mode="after")
     def _url_needed(self) -> DynamicContext:
         if self.enabled and self.url is None:
             raise ValueError("dynamic_context.url is required when enabled")
         return self
+
+
+class DynamicContextTest(Strict):
+    """Sample values for ``POST /v1/agents/{id}/dynamic-context/test``."""
+
+    direction: Literal["inbound", "outbound"] = "outbound"
+    medium: Literal["phone", "web"] = "phone"
+    contact_number: str | None = Field(default=SAMPLE_CONTACT_NUMBER, max_length=100)
+    agent_number: str | None = Field(
+        default=None, max_length=100, description="Defaults to the agent's phone.from_number."
+    )
+    external_id: str | None = Field(default=None, max_length=200)
+
+
+class DynamicContextTestResult(Out):
+    ok: bool
+    status_code: int | None
+    latency_ms: float
+    variables: dict[str, Any]
+    error: str | None
 
 
 class PhoneConfig(Strict):

@@ -14,11 +14,16 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Row
 
 from callwright.domain.agent import AgentCreate, AgentOut, AgentSettings, AgentUpdate, AgentVersionOut
+from callwright.net import UrlRefused, check_url
+from callwright.services.agent_secrets import mask_secrets, seal_secrets
 from callwright.services.errors import Conflict, InvalidInput, NotFound
 from callwright.services.pagination import MAX_LIMIT, encode_cursor, newest_first
+from callwright.services.secrets import SecretBox
 from callwright.store.db import Database
-from callwright.store.tables import agent_versions, agents
+from callwright.store.tables import agent_versions, agents, context_cache
 from callwright.store.types import utcnow
+
+URL_CHECK_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,11 @@ class AgentVersion:
     settings: AgentSettings
 
 
-def _out(row: Row[Any]) -> AgentOut:
+def _out(row: Row[Any], box: SecretBox) -> AgentOut:
     return AgentOut(
         id=str(row.id), version_id=str(row.version_id), version=row.version, name=row.name,
         created_at=row.created_at, updated_at=row.updated_at, archived=row.archived_at is not None,
-        **row.config,
+        **mask_secrets(row.config, box),
     )
 
 
@@ -43,10 +48,31 @@ def _config(settings: AgentSettings) -> dict[str, Any]:
     return settings.model_dump(mode="json")
 
 
-async def create_agent(db: Database, org_id: uuid.UUID, body: AgentCreate) -> AgentOut:
+async def _check_context_url(settings: AgentSettings, allow_private_urls: bool) -> None:
+    """Refuse a dynamic-context URL that could never be fetched (a private address, a bad
+    scheme) when it is saved, not on the first call. A name that does not resolve (yet) is
+    accepted: every fetch checks the address again, so it is no way around the guard."""
+    url = settings.dynamic_context.url
+    if url is None:
+        return
+    try:
+        await asyncio.wait_for(check_url(str(url), allow_private=allow_private_urls), URL_CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return
+    except UrlRefused as exc:
+        if exc.kind == "unresolvable":
+            return
+        raise InvalidInput(["body", "dynamic_context", "url"], exc.message, "url_refused") from None
+
+
+async def create_agent(
+    db: Database, org_id: uuid.UUID, body: AgentCreate, *, box: SecretBox, allow_private_urls: bool
+) -> AgentOut:
     now = utcnow()
     agent_id, version_id = uuid.uuid4(), uuid.uuid4()
-    config = _config(AgentSettings.model_validate(body.model_dump(exclude={"name"})))
+    settings = AgentSettings.model_validate(body.model_dump(exclude={"name"}))
+    await _check_context_url(settings, allow_private_urls)
+    config = seal_secrets(_config(settings), None, box)
     async with db.tx() as conn:
         await conn.execute(
             agents.insert().values(
@@ -61,7 +87,7 @@ async def create_agent(db: Database, org_id: uuid.UUID, body: AgentCreate) -> Ag
             )
         )
     forget_versions(db, org_id)
-    return await get_agent(db, org_id, agent_id)
+    return await get_agent(db, org_id, agent_id, box=box)
 
 
 async def _row(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> Row[Any]:
@@ -74,12 +100,13 @@ async def _row(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> Row[Any]
     return row
 
 
-async def get_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> AgentOut:
-    return _out(await _row(db, org_id, agent_id))
+async def get_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, *, box: SecretBox) -> AgentOut:
+    return _out(await _row(db, org_id, agent_id), box)
 
 
 async def list_agents(
-    db: Database, org_id: uuid.UUID, limit: int, cursor: str | None, include_archived: bool = False
+    db: Database, org_id: uuid.UUID, limit: int, cursor: str | None, include_archived: bool = False,
+    *, box: SecretBox,
 ) -> tuple[list[AgentOut], str | None]:
     limit = min(max(limit, 1), MAX_LIMIT)
     conds = [agents.c.org_id == org_id, *newest_first(agents, cursor)]
@@ -89,21 +116,27 @@ async def list_agents(
     async with db.read() as conn:
         rows = (await conn.execute(q)).all()
     nxt = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    return [_out(r) for r in rows[:limit]], nxt
+    return [_out(r, box) for r in rows[:limit]], nxt
 
 
-async def update_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, body: AgentUpdate) -> AgentOut:
+async def update_agent(
+    db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, body: AgentUpdate, *, box: SecretBox,
+    allow_private_urls: bool,
+) -> AgentOut:
     row = await _row(db, org_id, agent_id)
     if row.archived_at is not None:
         raise NotFound("agent not found")
     changes = body.model_dump(exclude_unset=True)
     name = changes.pop("name", None) or row.name
-    merged = {**row.config, **changes}
+    merged = seal_secrets({**row.config, **changes}, row.config, box, touched=frozenset(changes))
     try:
         settings = AgentSettings.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InvalidInput(["body", *err["loc"]], err["msg"], err["type"]) from exc
+    context_changed = "dynamic_context" in changes
+    if context_changed:
+        await _check_context_url(settings, allow_private_urls)
     now = utcnow()
     version_id = uuid.uuid4()
     config = _config(settings)
@@ -121,8 +154,12 @@ async def update_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, bod
                 config={"name": name, **config}, created_at=now,
             )
         )
+        if context_changed:  # responses cached for the old endpoint or credentials are no longer valid
+            await conn.execute(
+                context_cache.delete().where(context_cache.c.org_id == org_id, context_cache.c.agent_id == agent_id)
+            )
     forget_versions(db, org_id)
-    return await get_agent(db, org_id, agent_id)
+    return await get_agent(db, org_id, agent_id, box=box)
 
 
 async def archive_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> None:
@@ -136,7 +173,9 @@ async def archive_agent(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) ->
     forget_versions(db, org_id)
 
 
-async def list_versions(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> list[AgentVersionOut]:
+async def list_versions(
+    db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, *, box: SecretBox
+) -> list[AgentVersionOut]:
     await _row(db, org_id, agent_id)
     q = (
         sa.select(agent_versions)
@@ -146,8 +185,8 @@ async def list_versions(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) ->
     async with db.read() as conn:
         rows = (await conn.execute(q)).all()
     return [
-        AgentVersionOut(id=str(r.id), agent_id=str(r.agent_id), version=r.version, config=r.config,
-                        created_at=r.created_at)
+        AgentVersionOut(id=str(r.id), agent_id=str(r.agent_id), version=r.version,
+                        config=mask_secrets(r.config, box), created_at=r.created_at)
         for r in rows
     ]
 

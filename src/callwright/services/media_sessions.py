@@ -19,11 +19,14 @@ from sqlalchemy.engine import Row
 from callwright.dialogue.factory import DialogueUnavailable, build_dialogue
 from callwright.domain.agent import AgentSettings
 from callwright.domain.call import LIVE_STATUSES
+from callwright.net import SafeHttpClient
 from callwright.observability import LIVE_CALLS, TURN_LATENCY, call_id_var, trace_id_var
 from callwright.services import call_state, live_calls
 from callwright.services.agents import version_by_id
+from callwright.services.call_start import prepare_call
 from callwright.services.carriers import carrier_hang_up
 from callwright.services.dialer import hash_token
+from callwright.services.secrets import SecretBox
 from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.store.types import utcnow
@@ -38,10 +41,12 @@ log = logging.getLogger("callwright.media")
 _STATUS = {"completed": "completed", "voicemail": "voicemail", "failed": "failed", "canceled": "canceled"}
 
 
-def session_config(settings: AgentSettings, row: Row[Any]) -> SessionConfig:
-    voicemail_message = ""
-    if settings.voicemail.action == "leave_message" and settings.voicemail.message:
-        voicemail_message = render_safe(settings.voicemail.message, row.variables or {})
+def session_config(settings: AgentSettings, row: Row[Any], voicemail_message: str | None = None) -> SessionConfig:
+    """``voicemail_message``: the message as rendered at call start; rendered here when not given."""
+    if voicemail_message is None:
+        voicemail_message = ""
+        if settings.voicemail.action == "leave_message" and settings.voicemail.message:
+            voicemail_message = render_safe(settings.voicemail.message, row.variables or {})
     return SessionConfig(
         endpointing_ms=settings.turn_taking.endpointing_ms,
         allow_interruptions=settings.turn_taking.allow_interruptions,
@@ -58,8 +63,12 @@ def session_config(settings: AgentSettings, row: Row[Any]) -> SessionConfig:
 class MediaSessions:
     """Accepts carrier media streams for this process's calls."""
 
-    def __init__(self, db: Database, data_dir: Path, runner_id: str) -> None:
+    def __init__(
+        self, db: Database, data_dir: Path, runner_id: str, http: SafeHttpClient, secrets: SecretBox
+    ) -> None:
         self.db = db
+        self.http = http
+        self.secrets = secrets
         self.recordings = data_dir / "recordings"
         self.runner_id = runner_id
         self.active: dict[uuid.UUID, CallSession] = {}
@@ -86,7 +95,9 @@ class MediaSessions:
         try:
             version = await version_by_id(self.db, row.org_id, row.agent_version_id)
             settings = version.settings
-            dialogue = build_dialogue(settings, dict(row.variables or {}), row.first_message)
+            # The dynamic context is fetched and the texts rendered for real now, as the call starts.
+            prepared = await prepare_call(self.db, self.http, self.secrets, row, settings)
+            dialogue = build_dialogue(settings, prepared.variables, prepared.first_message)
             transcriber = build_transcriber(settings.transcriber)
             synthesizer = build_synthesizer(settings.voice)
         except (ProviderUnavailable, DialogueUnavailable) as exc:
@@ -106,7 +117,8 @@ class MediaSessions:
                 )
                 wake.set()
 
-        session = CallSession(transport, dialogue, transcriber, synthesizer, session_config(settings, row), on_event)
+        config = session_config(settings, row, prepared.voicemail_message)
+        session = CallSession(transport, dialogue, transcriber, synthesizer, config, on_event)
         self.active[call_id] = session
         live_calls.register(call_id, session.request_hangup)
         LIVE_CALLS.inc()
@@ -122,7 +134,7 @@ class MediaSessions:
             live_calls.unregister(call_id)
             self.active.pop(call_id, None)
         try:
-            await self._store(call_id, result)
+            await self._store(call_id, result, prepared.dynamic_context_ms)
         finally:
             await transport.close()
             # Closing the stream does not end a carrier's call (Twilio keeps the line open).
@@ -182,7 +194,7 @@ class MediaSessions:
                 if session is not None and row.status not in LIVE_STATUSES:
                     session.request_hangup("canceled")
 
-    async def _store(self, call_id: uuid.UUID, result: SessionResult) -> None:
+    async def _store(self, call_id: uuid.UUID, result: SessionResult, dynamic_context_ms: float | None = None) -> None:
         recording_path: str | None = None
         if result.recording is not None and result.recording.duration_ms > 0:
             self.recordings.mkdir(parents=True, exist_ok=True)
@@ -193,6 +205,8 @@ class MediaSessions:
         if result.outcome and "outcome" not in results:
             results["outcome"] = result.outcome
         latency = result.latency.to_dict()
+        if dynamic_context_ms is not None:
+            latency["dynamic_context_ms"] = dynamic_context_ms
         for turn in latency.get("turns", []):
             total = turn.get("total_ms")
             if isinstance(total, int | float):
