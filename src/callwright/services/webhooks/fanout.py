@@ -28,7 +28,8 @@ from callwright.store.types import utcnow
 
 log = logging.getLogger("callwright.webhooks")
 
-LEASE_S = 60.0
+LEASE_S = 10.0
+"""A fan-out batch takes milliseconds; after a crash its claimed events wait this long for another run."""
 
 
 class EventFanout:
