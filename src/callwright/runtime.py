@@ -13,6 +13,7 @@ from typing import Any
 from callwright.jobs.broker import BrokerCallQueue, BrokerListener, make_broker
 from callwright.net import SafeHttpClient
 from callwright.services import carriers
+from callwright.services.background_jobs import BackgroundJobs
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dialer import Dialer
 from callwright.services.media_sessions import MediaSessions
@@ -82,6 +83,7 @@ class VoiceRuntime:
         self.secrets = secrets or SecretBox(load_root_key(settings.secret_key, settings.data_dir))
         self.media = MediaSessions(db, settings.data_dir, self.runner_id, self.http, self.secrets)
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
+        self.jobs = BackgroundJobs(settings, db, self.http, self.secrets)
         self._loop_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
         self._listener: BrokerListener | None = None
@@ -94,6 +96,7 @@ class VoiceRuntime:
         await self.reconciler.register()
         await self.reconciler.run_once()
         self._loop_task = asyncio.create_task(self._reconcile_forever(), name="reconciler")
+        self.jobs.start()
         self._warm_task = asyncio.create_task(asyncio.to_thread(_prewarm_speech), name="prewarm")
 
     async def _reconcile_forever(self) -> None:
@@ -123,6 +126,7 @@ class VoiceRuntime:
             if closer is not None:
                 await closer()
         await self.dialer.aclose()
+        await self.jobs.stop()
         if self._own_http:
             await self.http.aclose()
         if self._listener is not None:
