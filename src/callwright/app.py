@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from callwright import __version__
-from callwright.api import agents, calls, carrier, chat, compat, contacts, dnc, errors, system
+from callwright.api import agents, analytics, calls, carrier, chat, compat, contacts, dnc, errors, system
 from callwright.api.deps import Services
 from callwright.net import SafeHttpClient
 from callwright.observability import HTTP_REQUESTS
@@ -156,6 +156,7 @@ def create_app(
         compat.router,
         dnc.router,
         chat.router,
+        analytics.router,
     ):
         app.include_router(router, responses=errors.DOCUMENTED_ERRORS)
     app.add_middleware(_Metrics)
