@@ -86,3 +86,12 @@ async def list_conversations(
         rows = (await conn.execute(q)).all()
     nxt = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
     return [conversation_out(r) for r in rows[:limit]], nxt
+
+
+async def call_row_by_link(db: Database, call_id: uuid.UUID) -> Row[Any]:
+    """A call for a signed attachment link: the signature, not an API key, proves access."""
+    async with db.read() as conn:
+        row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).first()
+    if row is None:
+        raise NotFound("conversation not found")
+    return row

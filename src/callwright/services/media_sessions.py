@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from callwright.dialogue.factory import DialogueUnavailable, build_dialogue
 from callwright.domain.agent import AgentSettings
 from callwright.domain.call import LIVE_STATUSES
+from callwright.domain.pii import redact, redact_obj
 from callwright.net import SafeHttpClient
 from callwright.observability import LIVE_CALLS, TURN_LATENCY, call_id_var, trace_id_var
 from callwright.services import call_state, live_calls
@@ -111,6 +112,8 @@ class MediaSessions:
         def on_event(event: SessionEvent) -> None:
             if isinstance(event, TranscriptEvent):
                 text = event.dtmf or event.text  # keyed digits are stored as the digits, as in the final record
+                if settings.redact_pii:
+                    text = redact(text)
                 at = int((time.monotonic() - t0) * 1000)
                 live.append(
                     {"role": event.role, "text": text, "start_ms": at, "end_ms": at, "interrupted": event.interrupted}
@@ -134,7 +137,7 @@ class MediaSessions:
             live_calls.unregister(call_id)
             self.active.pop(call_id, None)
         try:
-            await self._store(call_id, result, prepared.dynamic_context_ms)
+            await self._store(call_id, result, prepared.dynamic_context_ms, settings.redact_pii)
         finally:
             await transport.close()
             # Closing the stream does not end a carrier's call (Twilio keeps the line open).
@@ -194,7 +197,15 @@ class MediaSessions:
                 if session is not None and row.status not in LIVE_STATUSES:
                     session.request_hangup("canceled")
 
-    async def _store(self, call_id: uuid.UUID, result: SessionResult, dynamic_context_ms: float | None = None) -> None:
+    async def _store(
+        self,
+        call_id: uuid.UUID,
+        result: SessionResult,
+        dynamic_context_ms: float | None = None,
+        redact_pii: bool = False,
+    ) -> None:
+        """Everything the session produced onto the call row; card and SSN numbers redacted first
+        when the agent asks for it (the record, and so every webhook and file, never holds them)."""
         recording_path: str | None = None
         if result.recording is not None and result.recording.duration_ms > 0:
             self.recordings.mkdir(parents=True, exist_ok=True)
@@ -204,6 +215,9 @@ class MediaSessions:
         results = dict(result.results)
         if result.outcome and "outcome" not in results:
             results["outcome"] = result.outcome
+        transcript = [t.to_dict() for t in result.transcript]
+        if redact_pii:
+            transcript, results = redact_obj(transcript), redact_obj(results)
         latency = result.latency.to_dict()
         if dynamic_context_ms is not None:
             latency["dynamic_context_ms"] = dynamic_context_ms
@@ -219,7 +233,7 @@ class MediaSessions:
             result.end_reason,
             error=result.error,
             ended_at=ended_at,
-            transcript=[t.to_dict() for t in result.transcript],
+            transcript=transcript,
             results=results,
             latency=latency,
             recording_path=recording_path,
@@ -231,7 +245,7 @@ class MediaSessions:
                     calls.update()
                     .where(calls.c.id == call_id)
                     .values(
-                        transcript=[t.to_dict() for t in result.transcript],
+                        transcript=transcript,
                         results=results,
                         latency=latency,
                         recording_path=recording_path,
