@@ -101,13 +101,21 @@ async def test_context_variables_win_over_the_contact_and_lose_to_the_call(
     assert seen.json()["contact_number"] == "+14155552671" and seen.headers["x-room-sid"] == str(row.id)
 
 
-async def test_a_greeting_given_with_the_call_is_kept_as_created(
+async def test_a_greeting_given_with_the_call_is_rendered_again_with_the_context(
     db: Database, client: SafeHttpClient, endpoint: ContextEndpoint
 ) -> None:
     row = await new_call(db, endpoint.url, first_message="Custom hello {{ first_name }}")
+    assert row.first_message == "Custom hello Ann"  # the preview
     prepared = await start(db, client, row)
-    assert prepared.first_message == "Custom hello Ann"
-    assert prepared.variables["first_name"] == "Grace"
+    assert prepared.first_message == "Custom hello Grace"
+
+
+async def test_a_call_variable_equal_to_the_contacts_value_still_wins_over_the_context(
+    db: Database, client: SafeHttpClient, endpoint: ContextEndpoint
+) -> None:
+    row = await new_call(db, endpoint.url, variables={"first_name": "Ann", "amount": "$5"})
+    prepared = await start(db, client, row)
+    assert prepared.variables["first_name"] == "Ann"
 
 
 async def test_a_failed_fetch_is_recorded_and_the_call_goes_on_with_its_own_variables(

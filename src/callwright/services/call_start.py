@@ -18,13 +18,12 @@ from callwright.domain.agent import AgentSettings
 from callwright.net import SafeHttpClient
 from callwright.services import contacts as contact_service
 from callwright.services.dynamic_context import ContextResult, load_context
-from callwright.services.render import contact_mapping, render_call_texts
+from callwright.services.render import render_call_texts
 from callwright.services.secrets import SecretBox
-from callwright.services.variables import builtin_variables, compose_variables
 from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.store.types import utcnow
-from callwright.templating import render_checked, render_safe
+from callwright.templating import render_safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,37 +48,23 @@ def _numbers(row: Row[Any]) -> tuple[str | None, str | None]:
     return row.from_number, row.to_number
 
 
-def _call_layer(row: Row[Any], contact: contact_service.ContactRow | None) -> dict[str, Any]:
-    """The call's own variables, which must keep winning over the dynamic context.
+@dataclass(frozen=True, slots=True)
+class RenderInputs:
+    """What the call request itself gave the templates (stored at creation as ``render_inputs``),
+    so the call's layer keeps winning over the dynamic context when the texts are rendered again."""
 
-    The row keeps only the variables composed at creation, so the call's layer is recovered as
-    the entries the layers below it (built-ins and the contact, as they were at creation) do not
-    explain. Where a call variable equals the contact's value for the same name, the context may
-    override it; where the contact changed since creation, its old value keeps winning."""
-    agent_number, contact_number = _numbers(row)
-    below = compose_variables(
-        builtins=builtin_variables(
-            agent_id=str(row.agent_id), direction=row.direction, medium=row.medium, agent_number=agent_number,
-            contact_number=contact_number, timezone=contact.timezone if contact is not None else None,
-            now=row.created_at,
-        ),
-        contact=contact_mapping(contact),
-    )
-    missing = object()
-    return {
-        key: value for key, value in (row.variables or {}).items()
-        if key != "context" and below.get(key, missing) != value  # ``context`` comes from its own column
-    }
+    variables: dict[str, Any]
+    first_message: str | None
 
-
-def _explicit_greeting(row: Row[Any], settings: AgentSettings) -> bool:
-    """Whether the call was created with its own ``first_message`` (kept as rendered then: its
-    template is not stored). Decided by re-rendering the template the agent would have used."""
-    template = (row.retry_context or {}).get("opening_message") or settings.first_message
-    if template is None:
-        return row.first_message is not None
-    preview, _ = render_checked(template, row.variables or {})
-    return preview != (row.first_message or "")
+    @classmethod
+    def of(cls, row: Row[Any]) -> RenderInputs:
+        stored = row.render_inputs
+        if stored is None:
+            # A row written before render inputs were kept: every composed value stays on top,
+            # and the context can only add names; the greeting rendered then is kept.
+            return cls(variables={k: v for k, v in (row.variables or {}).items() if k != "context"},
+                       first_message=row.first_message)
+        return cls(variables=dict(stored.get("variables") or {}), first_message=stored.get("first_message"))
 
 
 async def prepare_call(
@@ -109,22 +94,16 @@ async def prepare_call(
         external_id=contact.external_id if contact is not None and row.medium == "web" else None,
         room_sid=row.id,
     )
-    explicit = _explicit_greeting(row, settings)
+    inputs = RenderInputs.of(row)
     texts = render_call_texts(
         settings=settings, agent_id=row.agent_id, contact=contact, to_number=contact_number,
         from_number=agent_number, direction=row.direction, medium=row.medium,
-        call_variables=_call_layer(row, contact), call_context=row.context,
-        # An explicit greeting cannot be rendered again; "" renders none, and the stored one is kept.
-        first_message="" if explicit else None, retry_context=row.retry_context, now=utcnow(),
-        dynamic=result.variables,
+        call_variables=inputs.variables, call_context=row.context, first_message=inputs.first_message,
+        retry_context=row.retry_context, now=utcnow(), dynamic=result.variables,
     )
-    first_message = row.first_message if explicit else texts.first_message
-    errors = list(texts.render_errors)
-    if explicit:
-        errors[:0] = [e for e in row.render_errors or [] if e.get("template") == "first_message"]
-    await _store(db, row.id, texts.variables, first_message, texts.prompt, result, errors)
+    await _store(db, row.id, texts.variables, texts.first_message, texts.prompt, result, list(texts.render_errors))
     return PreparedCall(
-        variables=texts.variables, first_message=first_message, prompt=texts.prompt,
+        variables=texts.variables, first_message=texts.first_message, prompt=texts.prompt,
         voicemail_message=texts.voicemail_message or "", context=result,
     )
 

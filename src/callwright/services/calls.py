@@ -91,6 +91,7 @@ _NEW_CALL_COLUMNS = frozenset({
     "id", "org_id", "trace_id", "agent_id", "agent_version_id", "contact_id", "campaign_id", "direction", "medium",
     "from_number", "to_number", "status", "call_source", "metadata", "variables", "context", "first_message",
     "prompt", "retry_context", "simulated_callee", "transcript", "results", "attempt", "retry_of", "scheduled_for",
+    "render_inputs",
     "created_at", "updated_at", "render_errors",
 })
 _NULL_CALL_COLUMNS = {c.name: None for c in calls.c if c.name not in _NEW_CALL_COLUMNS}
@@ -153,6 +154,9 @@ class CallService:
                 transcript=[], results={}, attempt=req.attempt, retry_of=req.retry_of,
                 scheduled_for=req.scheduled_for or now, created_at=now, updated_at=now,
                 render_errors=texts.render_errors or None,
+                # What the request itself gave the templates: rendered again at call start, on top
+                # of the dynamic context.
+                render_inputs={"variables": req.variables, "first_message": req.first_message},
             )
             conn.execute(_INSERT_CALL, values)
             call_state.created_event(conn, values)

@@ -128,6 +128,7 @@ calls = sa.Table(
     sa.Column("duration_ms", sa.Integer, nullable=True),
     sa.Column("dynamic_context", Json, nullable=True),
     sa.Column("render_errors", Json, nullable=True),
+    sa.Column("render_inputs", Json, nullable=True),
     sa.Column("analysis_state", sa.String(16), nullable=True),
     sa.Column("analysis_claimed_until", UTCDateTime, nullable=True),
     sa.Index("ix_calls_org_created", "org_id", "created_at", "id"),

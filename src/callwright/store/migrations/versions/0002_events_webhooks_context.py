@@ -24,6 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dynamic_context", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("render_errors", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("render_inputs", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("analysis_state", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("analysis_claimed_until", UTC, nullable=True))
         batch_op.create_index("ix_calls_analysis_state", ["analysis_state"], unique=False)
@@ -113,5 +114,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_calls_analysis_state")
         batch_op.drop_column("analysis_claimed_until")
         batch_op.drop_column("analysis_state")
+        batch_op.drop_column("render_inputs")
         batch_op.drop_column("render_errors")
         batch_op.drop_column("dynamic_context")
