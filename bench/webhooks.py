@@ -131,6 +131,7 @@ def _receiver_main(conn: Connection) -> None:
         server.close()
 
     asyncio.run(serve())
+    os.set_blocking(conn.fileno(), True)  # the loop's reader made it non-blocking; a large send needs it back
     usage = os.times()
     conn.send({"records": records, "samples": samples, "cpu_s": usage.user + usage.system})
     conn.close()
