@@ -14,16 +14,14 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Row
 
 from callwright.domain.agent import AgentCreate, AgentOut, AgentSettings, AgentUpdate, AgentVersionOut
-from callwright.net import UrlRefused, check_url
 from callwright.services.agent_secrets import mask_secrets, seal_secrets
 from callwright.services.errors import Conflict, InvalidInput, NotFound
 from callwright.services.pagination import MAX_LIMIT, encode_cursor, newest_first
 from callwright.services.secrets import SecretBox
+from callwright.services.url_check import check_customer_url
 from callwright.store.db import Database
 from callwright.store.tables import agent_versions, agents, context_cache
 from callwright.store.types import utcnow
-
-URL_CHECK_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,20 +47,9 @@ def _config(settings: AgentSettings) -> dict[str, Any]:
 
 
 async def _check_context_url(settings: AgentSettings, allow_private_urls: bool) -> None:
-    """Refuse a dynamic-context URL that could never be fetched (a private address, a bad
-    scheme) when it is saved, not on the first call. A name that does not resolve (yet) is
-    accepted: every fetch checks the address again, so it is no way around the guard."""
     url = settings.dynamic_context.url
-    if url is None:
-        return
-    try:
-        await asyncio.wait_for(check_url(str(url), allow_private=allow_private_urls), URL_CHECK_TIMEOUT_S)
-    except TimeoutError:
-        return
-    except UrlRefused as exc:
-        if exc.kind == "unresolvable":
-            return
-        raise InvalidInput(["body", "dynamic_context", "url"], exc.message, "url_refused") from None
+    if url is not None:
+        await check_customer_url(str(url), allow_private=allow_private_urls, loc=["body", "dynamic_context", "url"])
 
 
 async def create_agent(

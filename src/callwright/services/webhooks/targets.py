@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from callwright.domain.webhook import WebhookTargetIn, WebhookTargetOut, WebhookTargetUpdate
-from callwright.net import UrlRefused, check_url
-from callwright.services.errors import InvalidInput, NotFound
+from callwright.services.errors import NotFound
 from callwright.services.secrets import SecretBox, mask
+from callwright.services.url_check import check_customer_url
 from callwright.store.db import Database
 from callwright.store.tables import agents, webhook_deliveries, webhook_targets
 from callwright.store.types import utcnow
@@ -33,13 +33,6 @@ def target_out(row: Row[Any], box: SecretBox, *, reveal: bool = False) -> Webhoo
     )
 
 
-async def _check(url: str, allow_private: bool, loc: list[str | int]) -> None:
-    try:
-        await check_url(url, allow_private=allow_private)
-    except UrlRefused as exc:
-        raise InvalidInput(loc, f"webhook url refused: {exc.message}", "url_refused") from exc
-
-
 async def _agent_exists(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID) -> None:
     async with db.read() as conn:
         found = (
@@ -53,7 +46,7 @@ async def create_target(
     db: Database, box: SecretBox, org_id: uuid.UUID, agent_id: uuid.UUID, body: WebhookTargetIn, allow_private: bool
 ) -> WebhookTargetOut:
     await _agent_exists(db, org_id, agent_id)
-    await _check(body.url, allow_private, ["body", "url"])
+    await check_customer_url(body.url, allow_private=allow_private, loc=["body", "url"])
     now = utcnow()
     target_id = uuid.uuid4()
     secret = body.secret or new_secret()
@@ -105,7 +98,7 @@ async def update_target(
     await _target_row(db, org_id, agent_id, target_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude_none=True)
     if "url" in changes:
-        await _check(changes["url"], allow_private, ["body", "url"])
+        await check_customer_url(changes["url"], allow_private=allow_private, loc=["body", "url"])
     if "events" in changes:
         changes["events"] = list(dict.fromkeys(changes["events"]))
     rotated = "secret" in changes
