@@ -3,6 +3,7 @@ precedence: above the contact, below the call's own variables (API.md "Templates
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,9 +16,9 @@ from sqlalchemy.engine import Row
 from callwright.domain.agent import AgentCreate, DynamicContext
 from callwright.domain.contact import ContactIn
 from callwright.net import SafeHttpClient
-from callwright.services import orgs
+from callwright.services import call_start, orgs
 from callwright.services.agents import create_agent, version_by_id
-from callwright.services.call_start import PreparedCall, prepare_call
+from callwright.services.call_start import PreparedCall, prefetch, prepare_call
 from callwright.services.calls import CallService, NewCall
 from callwright.services.dispatch import NoDialer
 from callwright.services.secrets import SecretBox
@@ -152,3 +153,40 @@ async def test_with_dynamic_context_off_nothing_is_fetched_and_the_created_texts
     assert (prepared.first_message, prepared.prompt) == (row.first_message, row.prompt)
     assert endpoint.requests == []
     assert (await row_of(db, row.id)).dynamic_context is None
+
+
+async def test_the_prefetch_at_dial_time_leaves_the_answered_call_nothing_to_wait_for(
+    db: Database, client: SafeHttpClient, endpoint: ContextEndpoint
+) -> None:
+    row = await new_call(db, endpoint.url)
+    await prefetch(db, client, box, row.id)
+    prepared = await start(db, client, await row_of(db, row.id))
+    assert prepared.first_message == "Hi Grace, gold tier, you owe $5; balance $12."
+    assert prepared.context is not None and prepared.context.ok
+    assert prepared.waited_ms < 100
+    assert len(endpoint.requests) == 1
+
+
+async def test_a_fetch_in_flight_elsewhere_is_awaited_not_repeated(
+    db: Database, client: SafeHttpClient, endpoint: ContextEndpoint
+) -> None:
+    row = await new_call(db, endpoint.url)
+    first, second = await asyncio.gather(start(db, client, row), start(db, client, row))
+    assert len(endpoint.requests) == 1
+    assert first.first_message == second.first_message == "Hi Grace, gold tier, you owe $5; balance $12."
+
+
+async def test_a_claim_left_by_a_dead_fetcher_is_taken_over_after_its_timeout(
+    db: Database, client: SafeHttpClient, endpoint: ContextEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(call_start, "TAKEOVER_GRACE_S", 0.1)
+    row = await new_call(db, endpoint.url)
+    async with db.tx() as conn:  # a process claimed the fetch, then died
+        await conn.execute(calls.update().where(calls.c.id == row.id).values(dynamic_context=call_start.PENDING))
+    version = await version_by_id(db, row.org_id, row.agent_version_id)
+    settings = version.settings.model_copy(
+        update={"dynamic_context": version.settings.dynamic_context.model_copy(update={"timeout_s": 0.2})}
+    )
+    prepared = await prepare_call(db, client, box, row, settings)
+    assert prepared.context is not None and prepared.context.ok
+    assert len(endpoint.requests) == 1

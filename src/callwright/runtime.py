@@ -14,6 +14,7 @@ from callwright.jobs.broker import BrokerCallQueue, BrokerListener, make_broker
 from callwright.net import SafeHttpClient
 from callwright.services import carriers
 from callwright.services.background_jobs import BackgroundJobs
+from callwright.services.call_start import prefetch
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dialer import Dialer
 from callwright.services.media_sessions import MediaSessions
@@ -77,10 +78,13 @@ class VoiceRuntime:
         self.carriers = carrier_registry or default_carriers(settings)
         self.broker = make_broker(settings.broker)
         self.queue = BrokerCallQueue(self.broker)
-        self.dialer = Dialer(db, self.carriers, stream_url(settings), self.runner_id)
         self._own_http = http is None
         self.http = http or SafeHttpClient(allow_private=settings.allow_private_urls)
         self.secrets = secrets or SecretBox(load_root_key(settings.secret_key, settings.data_dir))
+        self.dialer = Dialer(
+            db, self.carriers, stream_url(settings), self.runner_id,
+            on_dialed=lambda call_id: prefetch(db, self.http, self.secrets, call_id),
+        )
         self.media = MediaSessions(db, settings.data_dir, self.runner_id, self.http, self.secrets)
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
         self.jobs = BackgroundJobs(settings, db, self.http, self.secrets)

@@ -104,11 +104,12 @@ class TranscriptTurn(Out):
 class DynamicContextOutcome(Out):
     """How the call's dynamic-context fetch went (its variables are in ``variables``)."""
 
-    ok: bool
+    ok: bool | None = Field(default=None, description="Null while the fetch is under way.")
     status_code: int | None = None
-    latency_ms: float
+    latency_ms: float | None = None
     error: str | None = None
     cached: bool = False
+    pending: bool = Field(default=False, description="The fetch is under way (it starts when the call is dialed).")
 
 
 class RenderError(Out):

@@ -4,19 +4,29 @@ DESIGN.md: texts are rendered when the call starts, after the dynamic context ar
 rendering at creation is a preview. ``prepare_call`` fetches the context (or takes it from the
 cache), renders the greeting, the instructions and the voicemail message with the context's
 variables at their precedence, and stores all of it on the call row in one update.
+
+The fetch starts when the call is dialed (``prefetch``), so it runs while the phone rings and
+the greeting does not wait for it. Whoever starts first claims the fetch on the row (a pending
+marker in ``dynamic_context``), so the customer's endpoint is asked once per call even when the
+dialer and the media session run in different processes; the other one waits for the result.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from callwright.domain.agent import AgentSettings
 from callwright.net import SafeHttpClient
 from callwright.services import contacts as contact_service
+from callwright.services.agents import version_by_id
 from callwright.services.dynamic_context import ContextResult, load_context
 from callwright.services.render import render_call_texts
 from callwright.services.secrets import SecretBox
@@ -24,6 +34,13 @@ from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.store.types import utcnow
 from callwright.templating import render_safe
+
+log = logging.getLogger("callwright.call_start")
+
+PENDING = {"pending": True}
+"""``dynamic_context`` while a fetch is under way."""
+POLL_S = 0.02
+TAKEOVER_GRACE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +52,7 @@ class PreparedCall:
     prompt: str
     voicemail_message: str
     context: ContextResult | None  # None: the agent's dynamic context is off
+    waited_ms: float = 0.0  # how long the caller waited for the context (0 when it was ready)
 
     @property
     def dynamic_context_ms(self) -> float | None:
@@ -83,6 +101,90 @@ async def prepare_call(
             variables=variables, first_message=row.first_message, prompt=row.prompt or "",
             voicemail_message=render_safe(message, variables) if message else "", context=None,
         )
+    started = time.monotonic()
+    if not await _claim(db, row.id):
+        done = await _result_of_other(db, row.id, config.timeout_s + TAKEOVER_GRACE_S)
+        if done is not None:
+            return _from_row(done, settings, waited_ms=(time.monotonic() - started) * 1000)
+        log.warning("the dynamic-context fetch started elsewhere never finished; fetching it here")
+    prepared = await _fetch_and_render(db, client, box, row, settings)
+    return PreparedCall(
+        variables=prepared.variables, first_message=prepared.first_message, prompt=prepared.prompt,
+        voicemail_message=prepared.voicemail_message, context=prepared.context,
+        waited_ms=(time.monotonic() - started) * 1000,
+    )
+
+
+async def prefetch(db: Database, client: SafeHttpClient, box: SecretBox, call_id: uuid.UUID) -> None:
+    """Start the call's dynamic-context fetch as it is dialed; never raises (the media session
+    fetches itself if this one fails)."""
+    try:
+        async with db.read() as conn:
+            row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).first()
+        if row is None:
+            return
+        settings = (await version_by_id(db, row.org_id, row.agent_version_id)).settings
+        if settings.dynamic_context.enabled and settings.dynamic_context.url is not None:
+            await prepare_call(db, client, box, row, settings)
+    except Exception:
+        log.exception("dynamic-context prefetch failed; the call will fetch it when answered")
+        await _release(db, call_id)
+
+
+async def _claim(db: Database, call_id: uuid.UUID) -> bool:
+    async with db.tx() as conn:
+        result = await conn.execute(
+            calls.update()
+            .where(calls.c.id == call_id, calls.c.dynamic_context.is_(None))
+            .values(dynamic_context=PENDING)
+        )
+    return result.rowcount == 1
+
+
+async def _release(db: Database, call_id: uuid.UUID) -> None:
+    """Give the claim back after a failure, so the media session fetches without waiting."""
+    async with db.read() as conn:
+        current = (await conn.execute(sa.select(calls.c.dynamic_context).where(calls.c.id == call_id))).scalar()
+    if current == PENDING:
+        async with db.tx() as conn:
+            await conn.execute(calls.update().where(calls.c.id == call_id).values(dynamic_context=None))
+
+
+async def _result_of_other(db: Database, call_id: uuid.UUID, timeout_s: float) -> Row[Any] | None:
+    """The row once another fetch of this call's context has finished, or None at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async with db.read() as conn:
+            row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
+        if row.dynamic_context is not None and not row.dynamic_context.get("pending"):
+            return row
+        if row.dynamic_context is None:  # the other fetcher gave up: fetch here
+            return None
+        await asyncio.sleep(POLL_S)
+    return None
+
+
+def _from_row(row: Row[Any], settings: AgentSettings, waited_ms: float) -> PreparedCall:
+    record = dict(row.dynamic_context or {})
+    variables = dict(row.variables or {})
+    voicemail = settings.voicemail
+    message = voicemail.message if voicemail.action == "leave_message" and voicemail.message else ""
+    return PreparedCall(
+        variables=variables, first_message=row.first_message, prompt=row.prompt or "",
+        voicemail_message=render_safe(message, variables) if message else "",
+        context=ContextResult(
+            ok=bool(record.get("ok")), status_code=record.get("status_code"),
+            latency_ms=float(record.get("latency_ms") or 0.0), error=record.get("error"),
+            cached=bool(record.get("cached")),
+        ),
+        waited_ms=waited_ms,
+    )
+
+
+async def _fetch_and_render(
+    db: Database, client: SafeHttpClient, box: SecretBox, row: Row[Any], settings: AgentSettings
+) -> PreparedCall:
+    config = settings.dynamic_context
     contact = None
     if row.contact_id is not None:
         async with db.read() as conn:

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,8 +36,17 @@ class Dialer:
     """Idempotent: ``dial`` claims the row with a conditional update, so a task delivered twice
     dials once."""
 
-    def __init__(self, db: Database, carriers: CarrierRegistry, stream_url: str, runner_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        carriers: CarrierRegistry,
+        stream_url: str,
+        runner_id: str,
+        on_dialed: Callable[[uuid.UUID], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """``on_dialed`` runs beside the ringing phone (the dynamic-context prefetch)."""
         self.db = db
+        self.on_dialed = on_dialed
         self.carriers = carriers
         self.stream_url = stream_url
         self.runner_id = runner_id
@@ -81,6 +91,10 @@ class Dialer:
         async with self.db.tx() as conn:
             await conn.execute(calls.update().where(calls.c.id == call_id).values(provider_call_id=provider_call_id))
         log.info("dialing %s", row.to_number, extra={"call_id": str(call_id)})
+        if self.on_dialed is not None:
+            task = asyncio.create_task(self.on_dialed(call_id))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return True
 
     async def on_status(self, event: StatusEvent) -> None:

@@ -24,7 +24,7 @@ from callwright.net import SafeHttpClient
 from callwright.observability import LIVE_CALLS, TURN_LATENCY, call_id_var, trace_id_var
 from callwright.services import call_state, live_calls
 from callwright.services.agents import version_by_id
-from callwright.services.call_start import prepare_call
+from callwright.services.call_start import PreparedCall, prepare_call
 from callwright.services.carriers import carrier_hang_up
 from callwright.services.dialer import hash_token
 from callwright.services.secrets import SecretBox
@@ -137,7 +137,7 @@ class MediaSessions:
             live_calls.unregister(call_id)
             self.active.pop(call_id, None)
         try:
-            await self._store(call_id, result, prepared.dynamic_context_ms, settings.redact_pii)
+            await self._store(call_id, result, prepared, settings.redact_pii)
         finally:
             await transport.close()
             # Closing the stream does not end a carrier's call (Twilio keeps the line open).
@@ -201,7 +201,7 @@ class MediaSessions:
         self,
         call_id: uuid.UUID,
         result: SessionResult,
-        dynamic_context_ms: float | None = None,
+        prepared: PreparedCall | None = None,
         redact_pii: bool = False,
     ) -> None:
         """Everything the session produced onto the call row; card and SSN numbers redacted first
@@ -219,8 +219,11 @@ class MediaSessions:
         if redact_pii:
             transcript, results = redact_obj(transcript), redact_obj(results)
         latency = result.latency.to_dict()
-        if dynamic_context_ms is not None:
-            latency["dynamic_context_ms"] = dynamic_context_ms
+        if prepared is not None and prepared.dynamic_context_ms is not None:
+            # The fetch itself, and how long the answered caller waited for it (0 when it
+            # finished while the phone rang).
+            latency["dynamic_context_ms"] = prepared.dynamic_context_ms
+            latency["dynamic_context_wait_ms"] = round(prepared.waited_ms, 1)
         for turn in latency.get("turns", []):
             total = turn.get("total_ms")
             if isinstance(total, int | float):
