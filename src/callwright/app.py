@@ -147,6 +147,7 @@ def create_app(
         return JSONResponse({"detail": detail}, status_code=422)
 
     errors.install(app)
+    errors.document_errors(app)
     for router in (system.router, carrier.router):
         app.include_router(router)
     for router in (

@@ -106,7 +106,7 @@ def test_an_archived_agent_leaves_the_list_but_stays_readable(api: httpx.Client)
     assert agent["id"] not in [a["id"] for a in api.get("/v1/agents").json()["data"]]
     assert api.get(f"/v1/agents/{agent['id']}").json()["archived"] is True
     r = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671"})
-    assert r.status_code == 422
+    assert r.status_code == 404
 
 
 def test_agents_page_with_a_cursor(api: httpx.Client) -> None:

@@ -34,8 +34,8 @@ def test_an_organization_cannot_call_with_another_organizations_agent(
     agent: dict[str, object], other_org: httpx.Client
 ) -> None:
     r = other_org.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671"})
-    assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", "agent_id"]
+    assert r.status_code == 404
+    assert r.json()["detail"] == f"no active agent with id {agent['id']}"
 
 
 def test_health_metrics_and_openapi_are_served(api_server: ApiServer) -> None:

@@ -28,9 +28,10 @@ def test_a_lowercase_country_code_is_a_422(api: httpx.Client, agent: dict[str, A
     assert _loc(r) == ["body", "country_code"]
 
 
-def test_an_unknown_agent_is_a_422(api: httpx.Client, agent: dict[str, Any]) -> None:
+def test_an_unknown_agent_is_a_404(api: httpx.Client, agent: dict[str, Any]) -> None:
+    # Well-formed, but names nothing this organization has: like any other missing resource.
     r = api.post("/v1/calls", json={"agent_id": "00000000-0000-4000-8000-000000000000", "to": "+14155552671"})
-    assert _loc(r) == ["body", "agent_id"]
+    assert r.status_code == 404 and "no active agent" in r.json()["detail"]
 
 
 def test_malformed_json_is_a_422(api: httpx.Client) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Response
 
 from callwright.api.deps import Org, Svc
+from callwright.api.params import Cursor, Limit
 from callwright.domain.agent import (
     AgentCreate,
     AgentOut,
@@ -16,10 +17,16 @@ from callwright.domain.agent import (
     DynamicContextTest,
     DynamicContextTestResult,
 )
+from callwright.domain.common import Out
 from callwright.services import agents as service
 from callwright.services.dynamic_context import run_context_test
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+
+class AgentPage(Out):
+    data: list[AgentOut]
+    next_cursor: str | None
 
 
 @router.post("", status_code=201, response_model=AgentOut)
@@ -29,15 +36,12 @@ async def create_agent(body: AgentCreate, org: Org, svc: Svc) -> AgentOut:
     )
 
 
-@router.get("")
+@router.get("", response_model=AgentPage)
 async def list_agents(
-    org: Org, svc: Svc,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    include_archived: bool = False,
-) -> dict[str, Any]:
+    org: Org, svc: Svc, limit: Limit = 50, cursor: Cursor = None, include_archived: bool = False
+) -> AgentPage:
     data, nxt = await service.list_agents(svc.db, org.org_id, limit, cursor, include_archived, box=svc.secrets)
-    return {"data": [a.model_dump(mode="json") for a in data], "next_cursor": nxt}
+    return AgentPage(data=data, next_cursor=nxt)
 
 
 @router.get("/{agent_id}", response_model=AgentOut)

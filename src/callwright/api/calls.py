@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, Response
+from pydantic import Field, WithJsonSchema
 
 from callwright.api.deps import Org, Svc
-from callwright.domain.call import CallCreate, CallStatus, Conversation, ConversationPage, TranscriptTurn
+from callwright.api.params import Cursor, Limit, QueryTimestamp
+from callwright.domain import call as call_model
+from callwright.domain.call import CallStatus, Conversation, ConversationPage, TranscriptTurn
 from callwright.services import conversations as read
 from callwright.services.calls import from_canonical, request_fingerprint
 from callwright.services.errors import NotFound
+from callwright.telephony.simulator.behavior import SimulatedCallee
 
 router = APIRouter(tags=["calls"])
 
@@ -22,6 +25,17 @@ IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=255, description="Replays the first response for 24 h."),
 ]
+
+
+class CallCreate(call_model.CallCreate):
+    __doc__ = call_model.CallCreate.__doc__
+
+    # The carrier owns and checks this field; the document shows the simulated carrier's shape.
+    simulated_callee: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema({"anyOf": [SimulatedCallee.model_json_schema(), {"type": "null"}]}),
+        Field(description="How the simulated callee behaves; only when the agent's phone.provider is simulator."),
+    ] = None
 
 
 @router.post("/v1/calls", status_code=201, response_model=Conversation)
@@ -53,10 +67,10 @@ async def list_conversations(
     contact_id: uuid.UUID | None = None,
     status: CallStatus | None = None,
     call_source: Annotated[str | None, Query(max_length=200)] = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    created_after: QueryTimestamp = None,
+    created_before: QueryTimestamp = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> ConversationPage:
     data, nxt = await read.list_conversations(
         svc.db, org.org_id, limit=limit, cursor=cursor, agent_id=agent_id, campaign_id=campaign_id,

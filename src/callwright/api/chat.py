@@ -10,21 +10,31 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from callwright.api.deps import Org, Svc
-from callwright.domain.common import Strict
+from callwright.domain.common import JsonUuid, Out, Strict
 from callwright.services import chat as service
 
 router = APIRouter(tags=["agents"])
 
 
 class ChatIn(Strict):
-    session_id: uuid.UUID | None = None
+    session_id: JsonUuid | None = Field(default=None, description="Continue this conversation; absent: start one.")
     text: str = Field(default="", max_length=4000)
     variables: dict[str, Any] | None = None
     context: str | dict[str, Any] | None = None
 
 
-@router.post("/v1/agents/{agent_id}/chat")
-async def chat(agent_id: uuid.UUID, body: ChatIn, org: Org, svc: Svc) -> dict[str, Any]:
+class ChatReply(Out):
+    session_id: str
+    replies: list[str] = Field(description="What the agent said, in order.")
+    expecting: str | None = Field(description="What kind of answer it waits for (`yes_no`, `choice`, ...).")
+    ended: bool
+    outcome: str | None
+    results: dict[str, Any]
+    first_message: str | None = None
+
+
+@router.post("/v1/agents/{agent_id}/chat", response_model=ChatReply)
+async def chat(agent_id: uuid.UUID, body: ChatIn, org: Org, svc: Svc) -> ChatReply:
     """Start (no ``session_id``) or continue a text conversation. The reply lists what the agent
     said, what it expects next, and, once it ends, the outcome and results."""
     reply = await service.chat(
@@ -36,4 +46,4 @@ async def chat(agent_id: uuid.UUID, body: ChatIn, org: Org, svc: Svc) -> dict[st
         variables=body.variables,
         context=body.context,
     )
-    return asdict(reply)
+    return ChatReply(**asdict(reply))

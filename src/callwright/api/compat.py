@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from callwright.api.deps import Org, Svc
 from callwright.domain.call import CompatSeed002Call, CompatSeed002Response, CompatSeed004Call, Conversation
+from callwright.domain.common import FIELD_CONFLICT
 from callwright.domain.contact import ContactIn
+from callwright.domain.phones import PhoneText
 from callwright.services.calls import NewCall, request_fingerprint
 from callwright.services.errors import InvalidInput
 
 router = APIRouter(tags=["compatibility"])
+
+_PHONE = TypeAdapter(PhoneText, config=ConfigDict(strict=True))
 
 
 @router.post("/ai/phone-calls/action/call", status_code=201, response_model=Conversation)
@@ -47,12 +52,17 @@ async def seed002_call(
     params: dict[str, Any] = {}
     for i, p in enumerate(body.parameters):
         if p.name in params:
-            raise InvalidInput(["body", "parameters", i, "name"], f"parameter {p.name!r} is given twice")
+            loc: list[str | int] = ["body", "parameters", i, "name"]
+            raise InvalidInput(loc, f"parameter {p.name!r} is given twice", FIELD_CONFLICT)
         params[p.name] = p.value
     phone = params.pop("customer_phone", None)
     if phone is None or not str(phone).strip():
         raise InvalidInput(["body", "parameters"], "customer_phone is required among the parameters")
     index = [p.name for p in body.parameters].index("customer_phone")
+    try:
+        phone = _PHONE.validate_python(phone)
+    except ValidationError as exc:
+        raise InvalidInput(["body", "parameters", index, "value"], exc.errors()[0]["msg"]) from exc
     req = NewCall(
         agent_id=body.agent_id, to=str(phone), metadata=dict(body.metadata or {}), variables=params,
         retry_context=body.retry_context.model_dump(mode="json") if body.retry_context else None,

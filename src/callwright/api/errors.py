@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
+from callwright.domain.agent import TEMPLATE_SYNTAX
+from callwright.domain.common import FIELD_CONFLICT, TIMESTAMP_RANGE
+from callwright.domain.phones import PHONE_NUMBER_ERROR
 from callwright.services.errors import InvalidInput, ServiceError
 
 log = logging.getLogger("callwright.api")
@@ -25,7 +31,90 @@ DOCUMENTED_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+UNSTATED_RULES: dict[str, str] = {
+    PHONE_NUMBER_ERROR: "a phone number (`format: phone`) that has the allowed characters but cannot be dialed",
+    TEMPLATE_SYNTAX: "a template (prompt, first message, voicemail message) that does not compile",
+    "flow_reference": "a flow that names a node it does not have",
+    "flow_branch": "a flow branch that is not a possible answer, or an ask that leaves answers without a branch",
+    FIELD_CONFLICT: "a value given twice (a per-call field both at the top level and in `call`, a repeated "
+    "parameter name)",
+    "url_refused": "a URL this server will not fetch (a user name or password in it, a host that is not a valid "
+    "name or that resolves to a private or reserved address)",
+    TIMESTAMP_RANGE: "a time with a zone that puts it outside years 1 to 9999 in UTC",
+}
+"""The 422 ``type`` of each rule the server checks that JSON Schema cannot state: a request the
+schema accepts can still be refused for these, and only for these (the contract test holds the
+server to it). Every other rule is in the schema."""
+
+VALIDATION_ERROR_DESCRIPTION = "Validation error: `detail` lists each problem with its `loc`. Besides the schema, " + (
+    "the server checks these rules, reported with their `type`: "
+    + "; ".join(f"`{kind}`: {text}" for kind, text in UNSTATED_RULES.items())
+    + "."
+)
+
+UNREADABLE_BODY: dict[str, Any] = {
+    "description": "The body could not be read (not UTF-8, or not the declared content type)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+
+_PARAMETER = re.compile(r"\\\{[^/]+?\\\}")
+_HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
+
+
+def _method_table(app: FastAPI) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    table: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(app.state, "method_table", None)
+    if table is None:
+        table = [
+            (
+                re.compile("^" + _PARAMETER.sub("[^/]+", re.escape(path)) + "$"),
+                frozenset(m.upper() for m in operations if m.upper() in _HTTP_METHODS),
+            )
+            for path, operations in app.openapi().get("paths", {}).items()
+        ]
+        app.state.method_table = table
+    return table
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the document lists for the paths this one matches (the router names only one
+    route's, but a path such as ``/v1/agents/{id}`` has one route per method)."""
+    methods: set[str] = set()
+    for pattern, path_methods in _method_table(app):
+        if pattern.match(path):
+            methods |= path_methods
+    return sorted(methods)
+
+
+def document_errors(app: FastAPI) -> None:
+    """Complete the OpenAPI document with what every operation shares: a request body that cannot
+    be read is a 400 (FastAPI answers it before any handler runs), and a 422 lists the rules that
+    are not in the schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation["responses"]
+                    if "requestBody" in operation:
+                        responses.setdefault("400", UNREADABLE_BODY)
+                    if "422" in responses:
+                        responses["422"]["description"] = VALIDATION_ERROR_DESCRIPTION
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        methods = allowed_methods(request.app, request.url.path) if exc.status_code == 405 else []
+        if methods:
+            exc = HTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": ", ".join(methods)})
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse({"detail": exc.as_detail()}, status_code=422)

@@ -36,7 +36,7 @@ async def get_call_file(
     name: FileName,
     svc: Svc,
     expires: Annotated[int, Query(ge=0)],
-    signature: Annotated[str, Query(min_length=1, max_length=100)],
+    signature: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")],
 ) -> Response:
     links = FileLinks(svc.secrets, "", svc.settings.attachment_url_ttl_s)
     if not links.valid(call_id, name, expires, signature):

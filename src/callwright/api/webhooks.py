@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from callwright.api.deps import Org, Svc
+from callwright.api.params import Cursor, Limit
 from callwright.domain.webhook import (
     DeliveryStatus,
     WebhookDeliveryOut,
@@ -59,8 +59,8 @@ async def list_webhook_deliveries(
     event: WebhookEvent | None = None,
     call_id: uuid.UUID | None = None,
     target_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> WebhookDeliveryPage:
     return await deliveries.list_deliveries(
         svc.db, org.org_id, limit=limit, cursor=cursor, status=status, event=event, call_id=call_id,

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
-from callwright.domain.common import Out, Strict, UtcDatetime
+from callwright.domain.common import HttpUrl, Out, Strict, UtcDatetime, given, not_null, when
 from callwright.domain.flow import Flow
-from callwright.domain.phones import to_e164
+from callwright.domain.phones import PHONE_NUMBER_ERROR, InternationalPhoneText, PhoneNumberError, to_e164
 from callwright.templating import validate_template
+
+TEMPLATE_SYNTAX = "template_syntax"
+"""The 422 ``type`` of a template that does not compile (JSON Schema cannot check Jinja)."""
 
 
 def _check_template(value: str | None, field: str) -> str | None:
@@ -17,7 +22,9 @@ def _check_template(value: str | None, field: str) -> str | None:
         return None
     error = validate_template(value)
     if error:
-        raise ValueError(f"{field} is not a valid template: {error}")
+        raise PydanticCustomError(
+            TEMPLATE_SYNTAX, "{field} is not a valid template: {error}", {"field": field, "error": error}
+        )
     return value
 
 
@@ -25,13 +32,21 @@ class LlmDialogue(Strict):
     engine: Literal["llm"]
     model: str = Field(default="gpt-4o-mini", description="Model name on the OpenAI-compatible server.")
     temperature: float = Field(default=0.7, ge=0, le=2)
-    base_url: AnyHttpUrl | None = Field(default=None, description="OpenAI-compatible endpoint.")
+    base_url: HttpUrl | None = Field(default=None, description="OpenAI-compatible endpoint.")
     max_tokens: int = Field(default=300, ge=1, le=4096)
+
+
+class _FlowDocument:
+    """A flow is kept as the JSON its author wrote; its JSON schema is the ``Flow`` model's."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, _: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(Flow.__pydantic_core_schema__)
 
 
 class FlowDialogueConfig(Strict):
     engine: Literal["flow"]
-    flow: dict[str, Any]
+    flow: Annotated[dict[str, Any], _FlowDocument]
 
     @field_validator("flow")
     @classmethod
@@ -59,7 +74,7 @@ class Tool(Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     description: str = ""
     type: Literal["webhook", "end_call", "transfer"] = "webhook"
-    url: AnyHttpUrl | None = None
+    url: HttpUrl | None = None
     method: Literal["GET", "POST"] = "POST"
     parameters: dict[str, Any] = Field(default_factory=dict)
     timeout_s: float = Field(default=10, gt=0, le=30)
@@ -73,6 +88,12 @@ class TurnTaking(Strict):
 
 
 class VoicemailConfig(Strict):
+    model_config = ConfigDict(
+        json_schema_extra=when(
+            "action", "leave_message", {"required": ["message"], "properties": {"message": {"minLength": 1}}}
+        )
+    )
+
     action: Literal["hangup", "leave_message"] = "hangup"
     message: str | None = None
 
@@ -92,6 +113,10 @@ ResultType = Literal["string", "number", "boolean", "enum", "date"]
 
 
 class ResultField(Strict):
+    model_config = ConfigDict(
+        json_schema_extra=when("type", "enum", {"required": ["enum"], "properties": {"enum": {"minItems": 1}}})
+    )
+
     name: str = Field(min_length=1, max_length=64)
     type: ResultType = "string"
     description: str = ""
@@ -125,16 +150,30 @@ class RetryPolicy(Strict):
     )
 
 
+_SECRET_TEXT: dict[str, Any] = {"maxLength": 4096, "pattern": "^[^\\x00-\\x08\\x0a-\\x1f\\x7f]*$"}
+"""What the agents service accepts as a secret (checked there, on the plain value)."""
+
+
 class DynamicContextAuth(Strict):
     """``token``, ``password`` and ``header_value`` are write-only: stored encrypted (so their
     length is checked on the plain value, by the agents service) and masked on every read."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                when("type", "bearer", {"required": ["token"], "properties": {"token": {"minLength": 1}}}),
+                when("type", "basic", {"allOf": [given("username"), given("password")]}),
+                when("type", "header", {"allOf": [given("header_name"), given("header_value")]}),
+            ]
+        }
+    )
+
     type: Literal["bearer", "basic", "header", "none"] = "none"
-    token: str | None = None
+    token: str | None = Field(default=None, json_schema_extra=_SECRET_TEXT)
     username: str | None = Field(default=None, max_length=256)
-    password: str | None = None
+    password: str | None = Field(default=None, json_schema_extra=_SECRET_TEXT)
     header_name: str | None = Field(default=None, max_length=256, pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-    header_value: str | None = None
+    header_value: str | None = Field(default=None, json_schema_extra=_SECRET_TEXT)
 
     @model_validator(mode="after")
     def _complete(self) -> DynamicContextAuth:
@@ -151,8 +190,10 @@ SAMPLE_CONTACT_NUMBER = "+12025550123"
 
 
 class DynamicContext(Strict):
+    model_config = ConfigDict(json_schema_extra=when("enabled", True, given("url")))
+
     enabled: bool = False
-    url: AnyHttpUrl | None = None
+    url: HttpUrl | None = None
     auth: DynamicContextAuth = Field(default_factory=DynamicContextAuth)
     timeout_s: float = Field(default=10.0, gt=0, le=30)
     cache_ttl_s: int = Field(
@@ -190,14 +231,17 @@ class DynamicContextTestResult(Out):
 
 class PhoneConfig(Strict):
     provider: Literal["simulator", "twilio"] = "simulator"
-    from_number: str | None = None
+    from_number: InternationalPhoneText | None = None
 
     @field_validator("from_number")
     @classmethod
     def _e164(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        return to_e164(v, None)
+        try:
+            return to_e164(v, None)
+        except PhoneNumberError as exc:
+            raise PydanticCustomError(PHONE_NUMBER_ERROR, "{error}", {"error": str(exc)}) from exc
 
 
 class WebhookTargetIn(Strict):
@@ -246,23 +290,25 @@ class AgentCreate(AgentSettings):
 class AgentUpdate(Strict):
     """PATCH body: every field optional; the merge is validated as a whole."""
 
+    # The types of AgentSettings, each field whole (a PATCH replaces a top-level field). Null is
+    # refused where the setting cannot be null; `name: null` keeps the name.
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    language: str | None = None
-    prompt: str | None = None
-    first_message: str | None = None
-    dialogue: dict[str, Any] | None = None
-    voice: dict[str, Any] | None = None
-    transcriber: dict[str, Any] | None = None
-    tools: list[dict[str, Any]] | None = None
-    turn_taking: dict[str, Any] | None = None
-    max_duration_s: int | None = None
-    end_call_after_silence_s: int | None = None
-    voicemail: dict[str, Any] | None = None
-    analysis: dict[str, Any] | None = None
-    retry: dict[str, Any] | None = None
-    dynamic_context: dict[str, Any] | None = None
-    phone: dict[str, Any] | None = None
-    redact_pii: bool | None = None
+    language: Annotated[Annotated[str, Field(max_length=20)] | None, not_null()] = None
+    prompt: Annotated[Annotated[str, Field(max_length=64 * 1024)] | None, not_null()] = None
+    first_message: Annotated[str, Field(max_length=8 * 1024)] | None = None
+    dialogue: Dialogue | None = None
+    voice: Annotated[Voice | None, not_null()] = None
+    transcriber: Annotated[TranscriberConfig | None, not_null()] = None
+    tools: Annotated[Annotated[list[Tool], Field(max_length=64)] | None, not_null()] = None
+    turn_taking: Annotated[TurnTaking | None, not_null()] = None
+    max_duration_s: Annotated[Annotated[int, Field(ge=10, le=4 * 3600)] | None, not_null()] = None
+    end_call_after_silence_s: Annotated[Annotated[int, Field(ge=3, le=600)] | None, not_null()] = None
+    voicemail: Annotated[VoicemailConfig | None, not_null()] = None
+    analysis: Annotated[AnalysisPlan | None, not_null()] = None
+    retry: Annotated[RetryPolicy | None, not_null()] = None
+    dynamic_context: Annotated[DynamicContext | None, not_null()] = None
+    phone: Annotated[PhoneConfig | None, not_null()] = None
+    redact_pii: Annotated[bool | None, not_null()] = None
 
 
 class AgentOut(AgentSettings):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
-from callwright.domain.common import Out, UtcDatetime
+from callwright.domain.common import TIMESTAMP_SCHEMA, Out, Timestamp, UtcDatetime
 
 GroupBy = Literal["call_source", "agent_id", "campaign_id", "day"]
 
@@ -21,7 +21,7 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("the time is out of range in UTC") from None
 
 
-UtcInstant = Annotated[datetime, AfterValidator(_in_utc)]
+UtcInstant = Annotated[Timestamp, AfterValidator(_in_utc), WithJsonSchema(TIMESTAMP_SCHEMA)]
 """A query datetime, converted to UTC (a value without a zone is taken as UTC); one with no UTC
 equivalent is a 422, not a database error."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Any, Literal
-from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, EmailStr, Field, TypeAdapter, model_validator
+from pydantic_core import PydanticCustomError
 
-from callwright.domain.common import AssumeUtc, Out, Strict, UtcDatetime
-from callwright.domain.contact import COUNTRY_PATTERN, ContactIn
+from callwright.domain.common import FIELD_CONFLICT, AssumeUtc, JsonUuid, Out, Strict, UtcDatetime, given
+from callwright.domain.contact import ContactIn, ExternalId
+from callwright.domain.phones import CountryCode, PhoneText
 
 CallStatus = Literal[
     "scheduled", "queued", "dialing", "ringing", "in_progress",
@@ -27,7 +28,7 @@ class RetryContext(Strict):
     opening_message: str | None = Field(default=None, max_length=8 * 1024)
     language: str | None = Field(default=None, max_length=20)
     stage_id: str | None = Field(default=None, max_length=200)
-    previous_call_id: UUID | None = None
+    previous_call_id: JsonUuid | None = None
 
 
 class CallFields(Strict):
@@ -40,18 +41,31 @@ class CallFields(Strict):
     variables: dict[str, Any] | None = None
     retry_context: RetryContext | None = None
     scheduled_for: AssumeUtc | None = None
-    from_number: str | None = Field(default=None, max_length=100)
+    from_number: PhoneText | None = None
+
+
+def _call_create_schema(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema what the validators below enforce: seed 000's ``lead`` / ``lead_id``
+    and exactly one callee. (A per-call field given both at the top level and in ``call`` is a
+    422 of type ``field_conflict``; saying that in JSON Schema costs more than it tells.)"""
+    props = schema["properties"]
+    props["lead"] = {**props["contact"], "description": "Seed 000's name for `contact`."}
+    props["lead_id"] = {**props["contact_id"], "description": "Seed 000's name for `contact_id`."}
+    schema["oneOf"] = [given(name) for name in ("to", "contact", "contact_id", "lead", "lead_id")]
+    schema["not"] = {"anyOf": [{"required": ["lead", "contact"]}, {"required": ["lead_id", "contact_id"]}]}
 
 
 class CallCreate(CallFields):
     """``POST /v1/calls``. Exactly one of ``to``, ``contact``, ``contact_id`` names the callee;
     ``lead`` / ``lead_id`` (seed 000) stand for ``contact`` / ``contact_id``."""
 
-    agent_id: UUID | None = None
-    to: str | None = Field(default=None, min_length=1, max_length=100)
+    model_config = ConfigDict(json_schema_extra=_call_create_schema)
+
+    agent_id: JsonUuid | None = None
+    to: PhoneText | None = None
     contact: ContactIn | None = None
-    contact_id: UUID | str | None = Field(default=None, description="A contact's UUID or external_id.")
-    country_code: str | None = Field(default=None, pattern=COUNTRY_PATTERN)
+    contact_id: JsonUuid | ExternalId | None = Field(default=None, description="A contact's UUID or external_id.")
+    country_code: CountryCode | None = None
     update_existing: bool = False
     medium: Literal["phone", "web"] = "phone"
     simulated_callee: dict[str, Any] | None = None
@@ -87,7 +101,9 @@ class CallCreate(CallFields):
                 if nested is None:
                     continue
                 if getattr(self, name) is not None:
-                    raise ValueError(f"`{name}` is given both at the top level and in `call`")
+                    raise PydanticCustomError(
+                        FIELD_CONFLICT, "`{name}` is given both at the top level and in `call`", {"name": name}
+                    )
                 setattr(self, name, nested)
             self.call = None
         return self
@@ -166,16 +182,16 @@ class ConversationPage(Out):
 class CompatSeed004Call(Strict):
     """Seed 004: ``POST /ai/phone-calls/action/call``."""
 
-    numberToCall: str = Field(min_length=1, max_length=100)
+    numberToCall: PhoneText
     updateExisting: bool = False
     firstName: str | None = Field(default=None, max_length=200)
     lastName: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
+    email: EmailStr | None = Field(default=None, max_length=320)
     metadata: dict[str, Any] | None = None
     promptTags: dict[str, Any] | None = None
-    contactUuid: UUID | None = None
-    aiSettingsTemplateId: UUID | None = None
-    countryCode: str | None = Field(default=None, min_length=2, max_length=2, pattern=COUNTRY_PATTERN)
+    contactUuid: JsonUuid | None = None
+    aiSettingsTemplateId: JsonUuid | None = None
+    countryCode: CountryCode | None = None
 
 
 class CallParameter(Strict):
@@ -183,11 +199,21 @@ class CallParameter(Strict):
     value: Any = None
 
 
+def _customer_phone_once(schema: dict[str, Any]) -> None:
+    """The list holds ``customer_phone`` exactly once, and its value is a phone number."""
+    schema["contains"] = {
+        "type": "object",
+        "required": ["name", "value"],
+        "properties": {"name": {"const": "customer_phone"}, "value": TypeAdapter(PhoneText).json_schema()},
+    }
+    schema["minContains"] = schema["maxContains"] = 1
+
+
 class CompatSeed002Call(Strict):
     """Seed 002: ``POST /v1/call`` with a ``parameters`` list."""
 
-    agent_id: UUID
-    parameters: list[CallParameter] = Field(default_factory=list)
+    agent_id: JsonUuid
+    parameters: list[CallParameter] = Field(json_schema_extra=_customer_phone_once)
     retry_context: RetryContext | None = None
     metadata: dict[str, Any] | None = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)

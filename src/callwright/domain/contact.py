@@ -2,65 +2,78 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Annotated, Any
+from zoneinfo import available_timezones
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, WithJsonSchema
 
-from callwright.domain.common import Out, Strict, UtcDatetime
+from callwright.domain.common import Out, Strict, UtcDatetime, not_null
+from callwright.domain.phones import CountryCode, PhoneText
 
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zone names this server knows (its tz database), sorted; not the host's ``localtime``."""
+    return tuple(sorted(z for z in available_timezones() if z not in {"localtime", "Factory"}))
 
 
 def _check_tz(value: str | None) -> str | None:
     if value is None:
         return None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    if value not in time_zones():
+        raise ValueError(f"unknown IANA time zone {value!r}")
     return value
 
 
+TimeZoneName = Annotated[
+    str,
+    Field(max_length=64, json_schema_extra={"enum": [*time_zones()]}),
+    AfterValidator(_check_tz),
+]
+
+def _number_as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+ExternalId = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    Field(max_length=200),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "maxLength": 200}, {"type": "integer"}],
+            "description": "Your own ID for the contact; a number is taken as its decimal text.",
+        }
+    ),
+]
+
+
 class ContactIn(Strict):
-    phone_number: str = Field(min_length=1, max_length=100)
+    phone_number: PhoneText = Field(description="Any format; national numbers are read in `country_code`.")
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
-    external_id: str | None = Field(default=None, max_length=200)
-    timezone: str | None = Field(default=None, max_length=64)
+    external_id: ExternalId | None = None
+    timezone: TimeZoneName | None = Field(default=None, description="IANA zone; derived from the number when absent.")
     attributes: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("external_id", mode="before")
-    @classmethod
-    def _external_id_text(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str | None) -> str | None:
-        return _check_tz(v)
 
 
 class ContactCreate(ContactIn):
-    country_code: str | None = Field(default=None, pattern=COUNTRY_PATTERN)
+    country_code: CountryCode | None = None
 
 
 class ContactUpdate(Strict):
-    phone_number: str | None = Field(default=None, min_length=1, max_length=100)
-    country_code: str | None = Field(default=None, pattern=COUNTRY_PATTERN)
+    phone_number: Annotated[PhoneText | None, not_null()] = None
+    country_code: CountryCode | None = None
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     email: EmailStr | None = None
-    external_id: str | None = Field(default=None, max_length=200)
-    timezone: str | None = Field(default=None, max_length=64)
+    external_id: ExternalId | None = None
+    timezone: TimeZoneName | None = None
     attributes: dict[str, Any] | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str | None) -> str | None:
-        return _check_tz(v)
 
 
 class ContactOut(Out):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from callwright.domain.common import JsonObject, Strict, given
 from callwright.domain.expectation import Expectation, ExpectKind
 
 SimpleExpect = Literal["yes_no", "digits", "number", "date", "text"]
@@ -18,24 +19,18 @@ DEFAULT_BRANCH = "default"
 YES_NO = ("yes", "no")
 
 
-class ChoiceExpect(BaseModel):
+class ChoiceExpect(Strict):
     """``{"choice": ["monday", "tuesday"]}``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     choice: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=50)]
 
 
-class DigitsSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DigitsSpec(Strict):
     length: Annotated[int, Field(ge=1, le=32)] | None = None
 
 
-class DigitsExpect(BaseModel):
+class DigitsExpect(Strict):
     """``{"digits": {"length": 4}}``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     digits: DigitsSpec = Field(default_factory=DigitsSpec)
 
@@ -52,10 +47,38 @@ def _raise(title: str, errors: list[InitErrorDetails]) -> None:
         raise ValidationError.from_exception_data(title, errors)
 
 
-class FlowNode(BaseModel):
-    """One step: ``say`` something or ``ask`` and wait, then go ``next``, branch, or ``end``."""
+def _absent_or(name: str, empty: JsonObject) -> JsonObject:
+    return {"anyOf": [{"not": {"required": [name]}}, {"properties": {name: {"anyOf": [{"type": "null"}, empty]}}}]}
 
-    model_config = ConfigDict(extra="forbid")
+
+_ASK_ONLY: tuple[tuple[str, JsonObject], ...] = (
+    ("expect", {"not": {}}), ("save_as", {"not": {}}), ("length", {"not": {}}),
+    ("branches", {"type": "object", "maxProperties": 0}), ("fallback", {"type": "string", "maxLength": 0}),
+)
+
+NODE_SHAPE: JsonObject = {
+    "allOf": [
+        {"not": {"allOf": [given("say"), given("ask")]}},
+        {"anyOf": [given("say"), given("ask"), given("end")]},
+        {"anyOf": [{"not": given("ask")}, given("expect")]},
+        {"anyOf": [given("ask"), {"allOf": [_absent_or(name, empty) for name, empty in _ASK_ONLY]}]},
+        {"not": {"allOf": [given("end"), given("next")]}},
+        {"anyOf": [given("end"), given("next"), given("fallback"),
+                   {"required": ["branches"], "properties": {"branches": {"minProperties": 1}}}]},
+    ]
+}
+"""The node rules of ``_check_shape`` in JSON Schema (the branch rules and node references are
+checked too, but JSON Schema cannot say them)."""
+
+
+class FlowNode(Strict):
+    """One step: ``say`` something or ``ask`` and wait, then go ``next``, branch, or ``end``.
+    Exactly one of ``say`` and ``ask`` (or neither, with ``end``); an ``ask`` needs ``expect``, and
+    only an ``ask`` has ``expect``, ``save_as``, ``length``, ``branches`` and ``fallback``. Every
+    node name it mentions (``next``, ``fallback``, ``branches`` values) must be a node of the flow;
+    ``branches`` keys are answers (``yes``/``no``, a choice) or ``default``."""
+
+    model_config = ConfigDict(json_schema_extra=NODE_SHAPE)
 
     say: str | None = None
     ask: str | None = None
@@ -146,10 +169,8 @@ class FlowNode(BaseModel):
         return errors
 
 
-class Flow(BaseModel):
-    """A whole flow: the ``start`` node name and the ``nodes`` by name."""
-
-    model_config = ConfigDict(extra="forbid")
+class Flow(Strict):
+    """A whole flow: the ``start`` node name and the ``nodes`` by name (``start`` must be one of them)."""
 
     start: Annotated[str, Field(min_length=1)]
     nodes: Annotated[dict[str, FlowNode], Field(min_length=1, max_length=500)]

@@ -4,11 +4,56 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Annotated
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
+from pydantic import AfterValidator, Field
 
 _REGION_HINT = "a region code such as US or GB"
+
+PHONE_NUMBER_ERROR = "value_error.phone_number"
+"""The 422 ``type`` of a number that has the allowed characters but cannot be dialed."""
+
+PHONE_FORMAT = "phone"
+"""The OpenAPI ``format`` of a phone-number field: a string that must also parse as a dialable
+number (``to_e164``), which no pattern can say; a number the parser refuses is a 422."""
+
+PHONE_PATTERN = r"^[+0-9 ().\-]{1,100}$"
+"""What a phone number may be written with: digits, a leading ``+``, spaces, ``( ) . -``."""
+
+INTERNATIONAL_PHONE_PATTERN = r"^\+[0-9 ().\-]{1,99}$"
+"""A number with its country calling code (``+`` first), for fields without a ``country_code``."""
+
+REGIONS: tuple[str, ...] = tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
+"""ISO 3166 region codes the parser knows: the values ``country_code`` may take."""
+
+PhoneText = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=PHONE_PATTERN, json_schema_extra={"format": PHONE_FORMAT})
+]
+"""A phone number as a user writes it (E.164 or national format with ``country_code``)."""
+
+InternationalPhoneText = Annotated[
+    str,
+    Field(
+        min_length=2, max_length=100, pattern=INTERNATIONAL_PHONE_PATTERN, json_schema_extra={"format": PHONE_FORMAT}
+    ),
+]
+"""A phone number with its country calling code, such as ``+1 415 555 0100``."""
+
+
+def _known_region(value: str) -> str:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown country code {value!r}; use {_REGION_HINT}")
+    return value
+
+
+CountryCode = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{2}$", json_schema_extra={"enum": list(REGIONS)}),
+    AfterValidator(_known_region),
+]
+"""The region that national-format numbers are read in (ISO 3166 alpha-2, upper case)."""
 
 
 class PhoneNumberError(ValueError):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from callwright.domain.common import Out, Strict, UtcDatetime
+from callwright.domain.common import HTTP_URL_PATTERN, Out, Strict, UtcDatetime
 
 WebhookEvent = Literal[
     "call.started", "call.ended", "call.failed", "call.analyzed", "campaign.started", "campaign.completed"
@@ -23,7 +23,8 @@ DeliveryStatus = Literal["pending", "sending", "succeeded", "failed", "canceled"
 
 class WebhookTargetIn(Strict):
     url: str = Field(
-        min_length=1, max_length=2048, description="Where events are POSTed; must be a public http(s) URL."
+        min_length=1, max_length=2048, json_schema_extra={"pattern": HTTP_URL_PATTERN},
+        description="Where events are POSTed; must be a public http(s) URL.",
     )
     events: list[WebhookEvent] = Field(
         default_factory=_default_events,
@@ -39,7 +40,9 @@ class WebhookTargetIn(Strict):
 
 
 class WebhookTargetUpdate(Strict):
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    url: str | None = Field(
+        default=None, min_length=1, max_length=2048, json_schema_extra={"pattern": HTTP_URL_PATTERN}
+    )
     events: list[WebhookEvent] | None = Field(default=None, min_length=1)
     include_transcript: bool | None = None
     include_recording: bool | None = None

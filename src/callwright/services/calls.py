@@ -29,7 +29,7 @@ from callwright.services.render import render_call_texts
 from callwright.store.db import Database
 from callwright.store.tables import calls, idempotency_keys
 from callwright.store.types import utcnow
-from callwright.telephony.call_options import CarrierOptionError, validate_options
+from callwright.telephony.call_options import NOT_THIS_CARRIER, CarrierOptionError, validate_options
 
 
 @dataclass
@@ -112,11 +112,11 @@ class CallService:
                 return replay
         version = await agent_service.cached_current_version(self.db, org_id, req.agent_id)
         if version is None:
+            # Well-formed requests that name nothing usable: a state of the organization, not a
+            # malformed body (404 like any resource of another organization, 409 for "not yet").
             if req.agent_id is None:
-                raise InvalidInput(
-                    list(req.loc_agent), "agent_id is required: this organization has no active agent yet"
-                )
-            raise InvalidInput(list(req.loc_agent), f"no active agent with id {req.agent_id}")
+                raise Conflict("agent_id is required: this organization has no active agent yet")
+            raise NotFound(f"no active agent with id {req.agent_id}")
         settings = version.settings
         self._check_simulated_callee(req, settings.phone.provider)
         from_number = req.from_number or settings.phone.from_number
@@ -188,6 +188,8 @@ class CallService:
         try:
             validate_options(provider, "simulated_callee", req.simulated_callee)
         except CarrierOptionError as exc:
+            if exc.kind == NOT_THIS_CARRIER:  # a valid option the agent's carrier does not take
+                raise Conflict(str(exc)) from exc
             raise InvalidInput(["body", *exc.loc], str(exc), exc.kind) from exc
 
     def _resolve_contact(
@@ -202,7 +204,7 @@ class CallService:
             if row is None:
                 row = contact_service.by_external_id_sync(conn, org_id, req.contact_ref)
             if row is None:
-                raise InvalidInput(list(req.loc_contact), f"no contact with id or external_id {req.contact_ref!r}")
+                raise NotFound(f"no contact with id or external_id {req.contact_ref!r}")
             if req.update_existing and req.contact is not None:
                 fields = req.contact.model_dump(exclude_unset=True, exclude={"phone_number"})
                 if fields:

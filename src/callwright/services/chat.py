@@ -15,7 +15,7 @@ from callwright.dialogue.flow import FlowDialogue
 from callwright.domain.flow import Flow
 from callwright.domain.pii import redact_obj
 from callwright.services.agents import AgentVersion, current_version, version_by_id
-from callwright.services.errors import InvalidInput, NotFound
+from callwright.services.errors import Conflict, NotFound
 from callwright.services.render import render_call_texts
 from callwright.store.db import Database
 from callwright.store.tables import chat_sessions
@@ -96,8 +96,8 @@ async def chat(
         )
         try:
             dialogue = FlowDialogue(_flow(version), texts.variables, texts.first_message)
-        except DialogueUnavailable as exc:
-            raise InvalidInput(["path", "agent_id"], str(exc)) from exc
+        except DialogueUnavailable as exc:  # the agent's engine cannot run here: its state, not the request
+            raise Conflict(str(exc)) from exc
         replies, expecting, outcome = await _drain(dialogue, dialogue.start())
         if text.strip() and outcome is None:
             more, expecting, outcome = await _drain(dialogue, dialogue.respond(UserInput(text=text)))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callwright.domain.contact import ContactCreate, ContactIn, ContactOut, ContactUpdate
-from callwright.domain.phones import PhoneNumberError, timezone_for, to_e164
+from callwright.domain.phones import PHONE_NUMBER_ERROR, PhoneNumberError, timezone_for, to_e164
 from callwright.services.errors import Conflict, InvalidInput, NotFound
 from callwright.services.pagination import MAX_LIMIT, encode_cursor, newest_first
 from callwright.store.db import Database
@@ -35,7 +35,7 @@ def parse_number(raw: str, country: str | None, loc: list[str | int], default_re
     try:
         return to_e164(raw, country, default_region)
     except PhoneNumberError as exc:
-        raise InvalidInput(loc, str(exc), "value_error.phone_number") from exc
+        raise InvalidInput(loc, str(exc), PHONE_NUMBER_ERROR) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,10 @@ from callwright.telephony.simulator.behavior import SimulatedCallee
 _OPTIONS: dict[str, tuple[str, type[BaseModel]]] = {"simulator": ("simulated_callee", SimulatedCallee)}
 
 
+NOT_THIS_CARRIER = "not_this_carrier"
+"""The ``kind`` of a well-formed option that the agent's carrier does not take."""
+
+
 class CarrierOptionError(ValueError):
     """An option the carrier refuses; ``loc`` is relative to the call body."""
 
@@ -31,7 +35,9 @@ def validate_options(provider: str, field: str, value: dict[str, Any] | None) ->
     owned = _OPTIONS.get(provider)
     if owned is None or owned[0] != field:
         raise CarrierOptionError(
-            [field], f"{field} is only accepted when the agent's phone.provider is simulator (it is {provider})"
+            [field],
+            f"{field} is only accepted when the agent's phone.provider is simulator (it is {provider})",
+            NOT_THIS_CARRIER,
         )
     try:
         owned[1].model_validate(value)

@@ -23,7 +23,7 @@ DEFAULT_LINE = "yes"
 class SimulatedCallee(BaseModel):
     """The ``simulated_callee`` call-body field (API.md, "The simulated carrier")."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     behavior: Behavior = "answer"
     says: list[str] = Field(default_factory=list, description="Lines spoken in order at each answer turn.")
