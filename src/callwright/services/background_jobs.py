@@ -21,6 +21,8 @@ from callwright.store.db import Database
 
 log = logging.getLogger("callwright.jobs")
 
+FANOUT_BATCH = 500
+
 
 def public_base_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
@@ -53,7 +55,7 @@ class BackgroundJobs:
 
     async def _fan_out(self) -> None:
         while True:
-            if await self.fanout.run_once() == 0:
+            if await self.fanout.run_once(FANOUT_BATCH) < FANOUT_BATCH:
                 await self.db.wakeups.wait(self.poll_s)
 
     async def _forever(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:

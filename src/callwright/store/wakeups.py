@@ -27,7 +27,10 @@ class Wakeups:
         """Wait for a nudge or ``timeout_s``; True when nudged."""
         event = self._current()
         try:
-            await asyncio.wait_for(event.wait(), timeout_s)
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for can lose a cancellation that
+            # arrives as its timeout fires, and the task then never stops.
+            async with asyncio.timeout(timeout_s):
+                await event.wait()
         except TimeoutError:
             return False
         event.clear()

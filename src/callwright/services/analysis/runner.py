@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from callwright.domain.pii import redact
 from callwright.observability import ANALYSES
@@ -41,7 +42,7 @@ def analysis_input(row: Any, settings: Any) -> AnalysisInput:
 
 
 class AnalysisRunner:
-    def __init__(self, db: Database, analyzer: Analyzer, *, concurrency: int = 8, poll_s: float = 1.0) -> None:
+    def __init__(self, db: Database, analyzer: Analyzer, *, concurrency: int = 32, poll_s: float = 1.0) -> None:
         self.db = db
         self.analyzer = analyzer
         self.concurrency = concurrency
@@ -67,23 +68,21 @@ class AnalysisRunner:
         )
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
-        async with self.db.tx() as conn:
-            claimed = (
-                await conn.execute(
-                    calls.update()
-                    .where(calls.c.id.in_(due.scalar_subquery()))
-                    .values(analysis_state="running", analysis_claimed_until=now + timedelta(seconds=LEASE_S))
-                    .returning(calls.c.id)
-                )
-            ).all()
+        claim = (
+            calls.update()
+            .where(calls.c.id.in_(due.scalar_subquery()))
+            .values(analysis_state="running", analysis_claimed_until=now + timedelta(seconds=LEASE_S))
+            .returning(calls.c.id)
+        )
+        claimed = await self.db.run_tx(lambda conn: conn.execute(claim).all())
         if claimed:
             await asyncio.gather(*(self._analyze(r.id) for r in claimed))
         return len(claimed)
 
     async def _analyze(self, call_id: uuid.UUID) -> None:
         try:
-            async with self.db.read() as conn:
-                row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
+            query = sa.select(calls).where(calls.c.id == call_id)
+            row = await self.db.run_read(lambda conn: conn.execute(query).one())
             # The agent's plan as it is now, so a re-run after changing the plan uses the new one
             # (the call's own version when the agent was archived since).
             version = await current_version(self.db, row.org_id, row.agent_id)
@@ -97,19 +96,20 @@ class AnalysisRunner:
             log.exception("analysis failed; it will be retried when its lease runs out")
             return
         ANALYSES.labels(str(analysis.get("engine"))).inc()
-        async with self.db.tx() as conn:
-            await conn.execute(
+        event = events.event_values(
+            events.CALL_ANALYZED, row.org_id, call_id=call_id, agent_id=row.agent_id,
+            campaign_id=row.campaign_id, data={"engine": analysis.get("engine")},
+        )
+
+        def record(conn: Connection) -> None:
+            conn.execute(
                 calls.update()
                 .where(calls.c.id == call_id, calls.c.analysis_state == "running")
                 .values(analysis=analysis, analysis_state="done", analysis_claimed_until=None, updated_at=utcnow())
             )
-            await events.emit(
-                conn,
-                events.event_values(
-                    events.CALL_ANALYZED, row.org_id, call_id=call_id, agent_id=row.agent_id,
-                    campaign_id=row.campaign_id, data={"engine": analysis.get("engine")},
-                ),
-            )
+            events.emit_sync(conn, event)
+
+        await self.db.run_tx(record)
         self.db.wakeups.notify()
 
 

@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from standardwebhooks.webhooks import Webhook
 
 from callwright import __version__
@@ -38,6 +39,8 @@ RETRY_SCHEDULE_S: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 3600
 """Waits before each retry after a failed attempt: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h."""
 MAX_RETRY_AFTER_S = 36000.0
 MAX_LOGGED_ATTEMPTS = 20
+CLAIM_BATCH = 500
+RECORD_COALESCE_S = 0.005
 USER_AGENT = f"Callwright-Webhooks/{__version__}"
 
 
@@ -116,12 +119,12 @@ class WebhookSender:
         recorder = asyncio.create_task(self._record_forever(), name="webhook-recorder")
         try:
             while True:
-                free = self.concurrency - len(self._inflight)
-                claimed = await self._claim(min(free, 500)) if free > 0 else []
+                want = min(self.concurrency - len(self._inflight), CLAIM_BATCH)
+                claimed = await self._claim(want) if want > 0 else []
                 if claimed:
                     await self._start(claimed)
-                    continue
-                await self.wakeups.wait(self.poll_s)
+                if len(claimed) < want or want == 0:  # drained (or full): wait for new work or a free slot
+                    await self.wakeups.wait(self.poll_s)
         finally:
             for task in list(self._inflight):
                 task.cancel()
@@ -158,14 +161,8 @@ class WebhookSender:
         return sent
 
     async def _start(self, claimed: list[Any]) -> None:
-        target_ids = list({d.target_id for d in claimed})
-        async with self.db.read() as conn:
-            targets = {
-                t.id: t
-                for t in (
-                    await conn.execute(sa.select(webhook_targets).where(webhook_targets.c.id.in_(target_ids)))
-                ).all()
-            }
+        query = sa.select(webhook_targets).where(webhook_targets.c.id.in_(list({d.target_id for d in claimed})))
+        targets = {t.id: t for t in await self.db.run_read(lambda conn: conn.execute(query).all())}
         for delivery in claimed:
             self._claimed.add(delivery.id)
             task = asyncio.create_task(self._send(delivery, targets.get(delivery.target_id)))
@@ -173,8 +170,10 @@ class WebhookSender:
             task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
+        was_full = len(self._inflight) >= self.concurrency
         self._inflight.discard(task)
-        self.wakeups.notify()  # a slot is free
+        if was_full:
+            self.wakeups.notify()  # a slot is free
 
     async def _claim(self, limit: int) -> list[Any]:
         now = utcnow()
@@ -191,20 +190,17 @@ class WebhookSender:
         )
         if not self.db.is_sqlite:
             due = due.with_for_update(skip_locked=True)
-        async with self.db.tx() as conn:
-            rows = (
-                await conn.execute(
-                    webhook_deliveries.update()
-                    .where(webhook_deliveries.c.id.in_(due.scalar_subquery()))
-                    .values(status="sending", claimed_until=now + timedelta(seconds=self.lease_s), updated_at=now)
-                    .returning(
-                        webhook_deliveries.c.id, webhook_deliveries.c.target_id, webhook_deliveries.c.event_id,
-                        webhook_deliveries.c.url, webhook_deliveries.c.payload, webhook_deliveries.c.attempts,
-                        webhook_deliveries.c.attempt_log,
-                    )
-                )
-            ).all()
-        return list(rows)
+        claim = (
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id.in_(due.scalar_subquery()))
+            .values(status="sending", claimed_until=now + timedelta(seconds=self.lease_s), updated_at=now)
+            .returning(
+                webhook_deliveries.c.id, webhook_deliveries.c.target_id, webhook_deliveries.c.event_id,
+                webhook_deliveries.c.url, webhook_deliveries.c.payload, webhook_deliveries.c.attempts,
+                webhook_deliveries.c.attempt_log,
+            )
+        )
+        return list(await self.db.run_tx(lambda conn: conn.execute(claim).all()))
 
     # --- one attempt --------------------------------------------------------------------------
 
@@ -255,7 +251,8 @@ class WebhookSender:
 
     async def _record_forever(self) -> None:
         while True:
-            await self._recorded.wait(self.poll_s)
+            if await self._recorded.wait(self.poll_s):
+                await asyncio.sleep(RECORD_COALESCE_S)  # let the sends finishing together share a write
             await self._flush()
 
     async def _flush(self) -> None:
@@ -292,18 +289,21 @@ class WebhookSender:
             webhook_deliveries.update()
             .where(webhook_deliveries.c.id == sa.bindparam("b_id"), webhook_deliveries.c.status == "sending")
         )
-        async with self.db.tx() as conn:
-            await conn.execute(statement, updates)
+
+        def record(conn: Connection) -> None:
+            conn.execute(statement, updates)
             for target_id, reason in disabled.items():
-                await conn.execute(
+                conn.execute(
                     webhook_targets.update()
                     .where(webhook_targets.c.id == target_id)
                     .values(enabled=False, disabled_reason=reason, updated_at=now)
                 )
-                await conn.execute(
+                conn.execute(
                     webhook_deliveries.update()
                     .where(webhook_deliveries.c.target_id == target_id, webhook_deliveries.c.status == "pending")
                     .values(status="canceled", last_error="the webhook target was disabled (410 Gone)", updated_at=now)
                 )
+
+        await self.db.run_tx(record)
         if any(u["status"] == "pending" for u in updates):
             self.wakeups.notify()
