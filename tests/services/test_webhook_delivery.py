@@ -146,6 +146,7 @@ async def test_each_event_is_delivered_signed_with_its_request_id_as_webhook_id(
 
 
 async def test_a_receiver_that_is_down_then_back_gets_every_event_with_its_original_id(world: World) -> None:
+    world.settings = world.settings.model_copy(update={"webhook_retry_schedule_s": [0.5] * 8})
     world.receiver.stop()
     jobs = world.jobs()
     jobs.start()
@@ -166,6 +167,8 @@ async def _attempted(world: World, count: int) -> bool:
 
 
 async def test_deliveries_survive_a_restart_of_the_jobs(world: World) -> None:
+    # Retries far enough apart that none runs out of attempts while the receiver is down.
+    world.settings = world.settings.model_copy(update={"webhook_retry_schedule_s": [1.0] * 8})
     world.receiver.stop()
     jobs = world.jobs()
     jobs.start()

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from callwright.domain.agent import AgentSettings
 from callwright.domain.pii import redact
 from callwright.observability import ANALYSES
 from callwright.services import events
@@ -74,43 +75,60 @@ class AnalysisRunner:
             .values(analysis_state="running", analysis_claimed_until=now + timedelta(seconds=LEASE_S))
             .returning(calls.c.id)
         )
-        claimed = await self.db.run_tx(lambda conn: conn.execute(claim).all())
-        if claimed:
-            await asyncio.gather(*(self._analyze(r.id) for r in claimed))
+        claimed = [r.id for r in await self.db.run_tx(lambda conn: conn.execute(claim).all())]
+        if not claimed:
+            return 0
+        query = sa.select(calls).where(calls.c.id.in_(claimed))
+        rows = await self.db.run_read(lambda conn: conn.execute(query).all())
+        plans: dict[uuid.UUID, AgentSettings] = {}
+        done = [d for d in await asyncio.gather(*(self._analyze(row, plans) for row in rows)) if d is not None]
+        if done:
+            await self.db.run_tx(lambda conn: self._record(conn, done))
+            self.db.wakeups.notify()
         return len(claimed)
 
-    async def _analyze(self, call_id: uuid.UUID) -> None:
-        try:
-            query = sa.select(calls).where(calls.c.id == call_id)
-            row = await self.db.run_read(lambda conn: conn.execute(query).one())
-            # The agent's plan as it is now, so a re-run after changing the plan uses the new one
-            # (the call's own version when the agent was archived since).
+    async def _plan(self, row: Any, plans: dict[uuid.UUID, AgentSettings]) -> AgentSettings:
+        """The agent's plan as it is now, so a re-run after changing the plan uses the new one (the
+        call's own version when the agent was archived since); read once per agent per batch."""
+        settings = plans.get(row.agent_id)
+        if settings is None:
             version = await current_version(self.db, row.org_id, row.agent_id)
             if version is None:
                 version = await version_by_id(self.db, row.org_id, row.agent_version_id)
-            settings = version.settings
+            settings = plans[row.agent_id] = version.settings
+        return settings
+
+    async def _analyze(self, row: Any, plans: dict[uuid.UUID, AgentSettings]) -> tuple[Any, dict[str, Any]] | None:
+        try:
+            settings = await self._plan(row, plans)
             analysis = (await self.analyzer.analyze(analysis_input(row, settings))).to_dict()
             if settings.redact_pii and analysis.get("call_summary"):
                 analysis["call_summary"] = redact(analysis["call_summary"])
         except Exception:
             log.exception("analysis failed; it will be retried when its lease runs out")
-            return
+            return None
         ANALYSES.labels(str(analysis.get("engine"))).inc()
-        event = events.event_values(
-            events.CALL_ANALYZED, row.org_id, call_id=call_id, agent_id=row.agent_id,
-            campaign_id=row.campaign_id, data={"engine": analysis.get("engine")},
+        return row, analysis
+
+    @staticmethod
+    def _record(conn: Connection, done: list[tuple[Any, dict[str, Any]]]) -> None:
+        """Each analysis and its ``call.analyzed`` event, in one transaction for the batch."""
+        now = utcnow()
+        conn.execute(
+            calls.update()
+            .where(calls.c.id == sa.bindparam("b_id"), calls.c.analysis_state == "running")
+            .values(analysis=sa.bindparam("b_analysis", type_=calls.c.analysis.type), analysis_state="done",
+                    analysis_claimed_until=None,
+                    updated_at=now),
+            [{"b_id": row.id, "b_analysis": analysis} for row, analysis in done],
         )
-
-        def record(conn: Connection) -> None:
-            conn.execute(
-                calls.update()
-                .where(calls.c.id == call_id, calls.c.analysis_state == "running")
-                .values(analysis=analysis, analysis_state="done", analysis_claimed_until=None, updated_at=utcnow())
+        events.emit_sync(conn, [
+            events.event_values(
+                events.CALL_ANALYZED, row.org_id, call_id=row.id, agent_id=row.agent_id,
+                campaign_id=row.campaign_id, data={"engine": analysis.get("engine")}, at=now,
             )
-            events.emit_sync(conn, event)
-
-        await self.db.run_tx(record)
-        self.db.wakeups.notify()
+            for row, analysis in done
+        ])
 
 
 async def request_reanalysis(db: Database, org_id: uuid.UUID, call_id: uuid.UUID) -> None:
