@@ -14,7 +14,20 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from callwright import __version__
-from callwright.api import agents, analytics, calls, carrier, chat, compat, contacts, dnc, errors, system
+from callwright.api import (
+    agents,
+    analytics,
+    calls,
+    carrier,
+    chat,
+    compat,
+    contacts,
+    dnc,
+    errors,
+    files,
+    system,
+    webhooks,
+)
 from callwright.api.deps import Services
 from callwright.net import SafeHttpClient
 from callwright.observability import HTTP_REQUESTS
@@ -148,7 +161,7 @@ def create_app(
 
     errors.install(app)
     errors.document_errors(app)
-    for router in (system.router, carrier.router):
+    for router in (system.router, carrier.router, files.router):
         app.include_router(router)
     for router in (
         agents.router,
@@ -158,6 +171,7 @@ def create_app(
         dnc.router,
         chat.router,
         analytics.router,
+        webhooks.router,
     ):
         app.include_router(router, responses=errors.DOCUMENTED_ERRORS)
     app.add_middleware(_Metrics)

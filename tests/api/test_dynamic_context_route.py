@@ -77,10 +77,10 @@ def test_the_sample_values_given_are_the_ones_sent(private_api: httpx.Client, en
     assert seen.headers["x-direction"] == "inbound"
 
 
-def test_testing_an_agent_without_a_url_is_a_422(private_api: httpx.Client) -> None:
+def test_testing_an_agent_without_a_url_is_a_409(private_api: httpx.Client) -> None:
     agent_id = agent_with(private_api, {"enabled": False})
     r = private_api.post(f"/v1/agents/{agent_id}/dynamic-context/test")
-    assert r.status_code == 422 and "dynamic_context.url" in r.json()["detail"][0]["msg"]
+    assert r.status_code == 409 and "dynamic_context.url" in r.json()["detail"]
 
 
 def test_testing_an_unknown_agent_is_a_404(private_api: httpx.Client) -> None:

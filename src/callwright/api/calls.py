@@ -15,6 +15,7 @@ from callwright.api.params import Cursor, Limit, QueryTimestamp
 from callwright.domain import call as call_model
 from callwright.domain.call import CallStatus, Conversation, ConversationPage, TranscriptTurn
 from callwright.services import conversations as read
+from callwright.services.analysis.runner import request_reanalysis
 from callwright.services.calls import from_canonical, request_fingerprint
 from callwright.services.errors import NotFound
 from callwright.telephony.simulator.behavior import SimulatedCallee
@@ -106,3 +107,13 @@ async def get_recording(call_id: uuid.UUID, org: Org, svc: Svc) -> FileResponse:
     if not path.is_file():
         raise NotFound("the recording file is missing")
     return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
+
+
+@router.post(
+    "/v1/conversations/{call_id}/analysis", status_code=202, tags=["conversations"], response_model=Conversation
+)
+async def rerun_analysis(call_id: uuid.UUID, org: Org, svc: Svc) -> Conversation:
+    """Run the post-call analysis again (e.g. after changing the agent's plan); `call.analyzed`
+    is sent again when it is done. 409 while the call is still going."""
+    await request_reanalysis(svc.db, org.org_id, call_id)
+    return await read.get_conversation(svc.db, org.org_id, call_id)

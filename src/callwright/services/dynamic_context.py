@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from callwright.domain.agent import DynamicContext, DynamicContextAuth, DynamicContextTest
 from callwright.net import FetchError, FetchTimeout, Limits, ResponseTooLarge, SafeHttpClient, UrlRefused
 from callwright.services.agents import current_version
-from callwright.services.errors import InvalidInput, NotFound
+from callwright.services.errors import Conflict, NotFound
 from callwright.services.secrets import SecretBox, SecretError
 from callwright.store.db import Database
 from callwright.store.tables import context_cache
@@ -322,9 +322,8 @@ async def run_context_test(
         raise NotFound("agent not found")
     config = version.settings.dynamic_context
     if config.url is None:
-        raise InvalidInput(
-            ["path", "agent_id"], "this agent has no dynamic_context.url; save one (PATCH the agent) before testing it"
-        )
+        # The agent's state forbids the request, not its input: 409, as the contract documents it.
+        raise Conflict("this agent has no dynamic_context.url; save one (PATCH the agent) before testing it")
     return await fetch_context(
         client, box, config, agent_id=version.agent_id, direction=sample.direction, medium=sample.medium,
         agent_number=sample.agent_number or version.settings.phone.from_number,

@@ -84,7 +84,8 @@ class SecretBox:
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def verify(self, message: str, signature: str) -> bool:
-        return hmac.compare_digest(self.sign(message), signature)
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a forged link may carry any.
+        return hmac.compare_digest(self.sign(message).encode(), signature.encode("utf-8", "surrogatepass"))
 
 
 def is_encrypted(value: str) -> bool:
