@@ -410,7 +410,7 @@ class SafeHttpClient:
         allow_private: bool = False,
         resolver: Resolver | None = None,
         limits: Limits | None = None,
-        max_idle_per_host: int = 32,
+        max_idle_per_host: int = 128,
         max_idle_total: int = 512,
         idle_timeout_s: float = 30.0,
         dns_ttl_s: float = 30.0,

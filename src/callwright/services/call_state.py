@@ -2,8 +2,10 @@
 ``events`` row in the same transaction (the outbox). Transitions are conditional updates, so
 each happens once whoever tries it twice (a redelivered task, a late carrier callback).
 
-The ``*_in`` functions take the caller's open transaction so that a use case can compose them
-with its own writes; the others open one of their own and wake the event jobs after commit.
+The logic is written once, on a synchronous connection (``*_sync``), so a use case can compose
+it with its own writes in any transaction (``transition_in`` runs it inside an asynchronous one);
+``transition``/``finish`` run it in a transaction of their own, through the inline sqlite3 path
+on a SQLite file, and wake the event jobs after commit.
 """
 
 from __future__ import annotations
@@ -39,23 +41,21 @@ def event_type(status: str, answered: bool, end_reason: str | None) -> str:
     return f"call.{status}"
 
 
-async def transition_in(
-    conn: AsyncConnection, call_id: uuid.UUID, allowed_from: Iterable[str], status: str, **values: Any
+def transition_sync(
+    conn: Connection, call_id: uuid.UUID, allowed_from: Iterable[str], status: str, **values: Any
 ) -> bool:
     """Set ``status`` (and ``values``) only when the call is in one of ``allowed_from``, and
     record the event; False (and nothing written) when the call had moved on."""
     now = utcnow()
-    row = (
-        await conn.execute(
-            calls.update()
-            .where(calls.c.id == call_id, calls.c.status.in_(list(allowed_from)))
-            .values(status=status, updated_at=now, **values)
-            .returning(*_RETURNED)
-        )
+    row = conn.execute(
+        calls.update()
+        .where(calls.c.id == call_id, calls.c.status.in_(list(allowed_from)))
+        .values(status=status, updated_at=now, **values)
+        .returning(*_RETURNED)
     ).first()
     if row is None:
         return False
-    await events.emit(
+    events.emit_sync(
         conn,
         events.event_values(
             event_type(status, row.answered_at is not None, row.end_reason), row.org_id, call_id=call_id,
@@ -63,13 +63,11 @@ async def transition_in(
             data={"status": status, "end_reason": row.end_reason}, at=now,
         ),
     )
-    if status in TERMINAL_STATUSES:
-        CALLS_ENDED.labels(status).inc()
     return True
 
 
-async def finish_in(
-    conn: AsyncConnection,
+def finish_sync(
+    conn: Connection,
     call_id: uuid.UUID,
     status: str,
     end_reason: str,
@@ -80,19 +78,30 @@ async def finish_in(
 ) -> bool:
     """Close a call that is not yet closed; the first closer wins."""
     ended = ended_at or utcnow()
-    answered_at = (await conn.execute(sa.select(calls.c.answered_at).where(calls.c.id == call_id))).scalar()
+    answered_at = conn.execute(sa.select(calls.c.answered_at).where(calls.c.id == call_id)).scalar()
     if "duration_ms" not in values:
         values["duration_ms"] = (
             max(0, int((ended - answered_at).total_seconds() * 1000)) if answered_at is not None else None
         )
-    return await transition_in(
+    return transition_sync(
         conn, call_id, OPEN_STATUSES, status, end_reason=end_reason, ended_at=ended, error=error, **values
     )
 
 
+async def transition_in(
+    conn: AsyncConnection, call_id: uuid.UUID, allowed_from: Iterable[str], status: str, **values: Any
+) -> bool:
+    """``transition_sync`` inside the caller's open asynchronous transaction."""
+    changed = await conn.run_sync(lambda c: transition_sync(c, call_id, allowed_from, status, **values))
+    _count(changed, status)
+    return changed
+
+
 async def transition(db: Database, call_id: uuid.UUID, allowed_from: Iterable[str], status: str, **values: Any) -> bool:
-    async with db.tx() as conn:
-        changed = await transition_in(conn, call_id, allowed_from, status, **values)
+    """A transition in a transaction of its own (on a SQLite file: the inline sqlite3 path)."""
+    allowed = list(allowed_from)
+    changed = await db.run_tx(lambda c: transition_sync(c, call_id, allowed, status, **values))
+    _count(changed, status)
     if changed:
         db.wakeups.notify()
     return changed
@@ -108,23 +117,32 @@ async def finish(
     ended_at: datetime | None = None,
     **values: Any,
 ) -> bool:
-    async with db.tx() as conn:
-        changed = await finish_in(conn, call_id, status, end_reason, error=error, ended_at=ended_at, **values)
+    changed = await db.run_tx(
+        lambda c: finish_sync(c, call_id, status, end_reason, error=error, ended_at=ended_at, **dict(values))
+    )
+    _count(changed, status)
     if changed:
         db.wakeups.notify()
     return changed
 
 
+def _count(changed: bool, status: str) -> None:
+    if changed and status in TERMINAL_STATUSES:
+        CALLS_ENDED.labels(status).inc()
+
+
 async def cancel_pending(db: Database, org_id: uuid.UUID, call_id: uuid.UUID) -> bool:
     """Cancel a call that has not started dialing (scheduled or queued)."""
     now = utcnow()
-    async with db.tx() as conn:
-        owned = (
-            await conn.execute(sa.select(calls.c.id).where(calls.c.id == call_id, calls.c.org_id == org_id))
-        ).first()
-        changed = owned is not None and await transition_in(
+
+    def cancel(conn: Connection) -> bool:
+        owned = conn.execute(sa.select(calls.c.id).where(calls.c.id == call_id, calls.c.org_id == org_id)).first()
+        return owned is not None and transition_sync(
             conn, call_id, ["scheduled", "queued"], "canceled", end_reason="canceled", ended_at=now
         )
+
+    changed = await db.run_tx(cancel)
+    _count(changed, "canceled")
     if changed:
         db.wakeups.notify()
     return changed
@@ -132,11 +150,7 @@ async def cancel_pending(db: Database, org_id: uuid.UUID, call_id: uuid.UUID) ->
 
 async def release_due(db: Database, call_ids: list[uuid.UUID]) -> list[uuid.UUID]:
     """Scheduled calls whose time has come become ``queued``; returns the ones this process moved."""
-    moved: list[uuid.UUID] = []
-    async with db.tx() as conn:
-        for call_id in call_ids:
-            if await transition_in(conn, call_id, ["scheduled"], "queued"):
-                moved.append(call_id)
+    moved = await db.run_tx(lambda conn: [c for c in call_ids if transition_sync(conn, c, ["scheduled"], "queued")])
     if moved:
         db.wakeups.notify()
     return moved

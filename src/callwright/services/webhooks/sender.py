@@ -96,7 +96,7 @@ class WebhookSender:
         *,
         schedule: tuple[float, ...] = RETRY_SCHEDULE_S,
         timeout_s: float = 15.0,
-        concurrency: int = 256,
+        concurrency: int = 128,  # at most the HTTP client's idle connections per host, so none is thrown away
         poll_s: float = 0.5,
     ) -> None:
         self.db = db
