@@ -61,6 +61,14 @@ DEMO_AGENT: dict[str, Any] = {
     "voice": {"provider": "espeak", "voice_id": "en-us"},
     "turn_taking": {"endpointing_ms": 500},
     "phone": {"provider": "simulator", "from_number": "+14155550100"},
+    "analysis": {
+        "success_criteria": "verification_code is collected",
+        "results": [
+            {"name": "confirmed", "type": "boolean", "description": "kept the original appointment"},
+            {"name": "new_day", "type": "enum", "enum": ["tuesday", "wednesday", "thursday"]},
+            {"name": "verification_code", "type": "string"},
+        ],
+    },
 }
 
 DEMO_CALL: dict[str, Any] = {
@@ -106,6 +114,7 @@ async def run_demo(settings: Settings, keep_serving: bool, console: Console | No
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as api:
             call = await _place_demo_call(api, console)
             final = await _follow(api, call["id"], console)
+            final = await _analysed(api, final)
         _summary(final, base, console)
         if keep_serving:
             console.print(
@@ -150,6 +159,15 @@ async def _follow(api: httpx.AsyncClient, call_id: str, console: Console) -> dic
         await asyncio.sleep(0.2)
 
 
+async def _analysed(api: httpx.AsyncClient, call: dict[str, Any], timeout_s: float = 15.0) -> dict[str, Any]:
+    """The record once the post-call analysis job has written it (the call itself is already over)."""
+    deadline = time.monotonic() + timeout_s
+    while call.get("analysis") is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        call = (await api.get(f"/v1/calls/{call['id']}")).raise_for_status().json()
+    return call
+
+
 def _summary(call: dict[str, Any], base: str, console: Console) -> None:
     console.print(f"\n[bold]Call ended:[/] {call['status']} ({call['end_reason']}), {call['duration_ms'] or 0} ms")
     transcript = Table(title="Transcript (as stored)", show_lines=False)
@@ -165,6 +183,15 @@ def _summary(call: dict[str, Any], base: str, console: Console) -> None:
     for name, value in call["results"].items():
         results.add_row(name, str(value))
     console.print(results)
+    analysis = call.get("analysis")
+    if analysis:
+        table = Table(title=f"Post-call analysis ({analysis.get('engine', 'offline')})")
+        table.add_column("field")
+        table.add_column("value")
+        for name in ("call_summary", "user_sentiment", "call_successful", "in_voicemail",
+                     "agent_task_completion_rating", "call_completion_rating", "custom_analysis_data"):
+            table.add_row(name, escape(str(analysis.get(name))))
+        console.print(table)
     latency = call.get("latency") or {}
     summary = latency.get("summary") or {}
     if summary:
