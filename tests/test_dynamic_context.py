@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from callwright.domain.agent import DynamicContext, DynamicContextAuth
 from callwright.net import SafeHttpClient
-from callwright.services.dynamic_context import ContextResult, fetch_context, load_context
+from callwright.services.dynamic_context import ContextQuery, ContextResult, fetch_context, load_context
 from callwright.services.secrets import SecretBox
 from callwright.store.db import Database
 from callwright.store.tables import context_cache
@@ -55,8 +55,11 @@ async def fetch(
     client: SafeHttpClient, cfg: DynamicContext, *, medium: str = "phone", external_id: str | None = None
 ) -> ContextResult:
     return await fetch_context(
-        client, box, cfg, agent_id=AGENT, direction="outbound", medium=medium, agent_number="+14155550100",
-        contact_number="+14155552671", external_id=external_id, room_sid=ROOM,
+        client, box, cfg,
+        ContextQuery(
+            agent_id=AGENT, direction="outbound", medium=medium, agent_number="+14155550100",
+            contact_number="+14155552671", external_id=external_id, room_sid=ROOM,
+        ),
     )
 
 
@@ -189,8 +192,11 @@ async def load(
     db: Database, client: SafeHttpClient, cfg: DynamicContext, contact: str = "+14155552671"
 ) -> ContextResult:
     return await load_context(
-        db, client, box, cfg, org_id=AGENT, agent_id=AGENT, direction="outbound", medium="phone",
-        agent_number="+14155550100", contact_number=contact, external_id=None, room_sid=uuid.uuid4(),
+        db, client, box, cfg, AGENT, AGENT,
+        ContextQuery(
+            agent_id=AGENT, direction="outbound", medium="phone", agent_number="+14155550100",
+            contact_number=contact, external_id=None, room_sid=uuid.uuid4(),
+        ),
     )
 
 

@@ -27,7 +27,7 @@ from callwright.domain.agent import AgentSettings
 from callwright.net import SafeHttpClient
 from callwright.services import contacts as contact_service
 from callwright.services.agents import version_by_id
-from callwright.services.dynamic_context import ContextResult, load_context
+from callwright.services.dynamic_context import ContextQuery, ContextResult, load_context
 from callwright.services.render import render_call_texts
 from callwright.services.secrets import SecretBox
 from callwright.store.db import Database
@@ -190,12 +190,13 @@ async def _fetch_and_render(
         async with db.read() as conn:
             contact = await contact_service.by_id(conn, row.org_id, row.contact_id)
     agent_number, contact_number = _numbers(row)
-    result = await load_context(
-        db, client, box, config, org_id=row.org_id, agent_id=row.agent_id, direction=row.direction,
-        medium=row.medium, agent_number=agent_number, contact_number=contact_number,
+    query = ContextQuery(
+        agent_id=row.agent_id, direction=row.direction, medium=row.medium, agent_number=agent_number,
+        contact_number=contact_number,
         external_id=contact.external_id if contact is not None and row.medium == "web" else None,
         room_sid=row.id,
     )
+    result = await load_context(db, client, box, config, row.org_id, row.agent_id, query)
     inputs = RenderInputs.of(row)
     texts = render_call_texts(
         settings=settings, agent_id=row.agent_id, contact=contact, to_number=contact_number,

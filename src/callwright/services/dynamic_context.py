@@ -115,38 +115,52 @@ def _auth_headers(box: SecretBox, auth: DynamicContextAuth) -> dict[str, str]:
     return {}
 
 
-def context_request(
-    *,
-    agent_id: uuid.UUID | str,
-    direction: str,
-    medium: str,
-    agent_number: str | None,
-    contact_number: str | None,
-    external_id: str | None,
-    room_sid: uuid.UUID | str,
-) -> tuple[dict[str, str], bytes]:
-    """The headers (without auth) and the JSON body of the request, as seed 001 documents them."""
-    payload: dict[str, Any] = {
-        "agent_uuid": str(agent_id), "direction": direction, "agent_number": agent_number,
-        "contact_number": contact_number,
-    }
-    if external_id is not None:
-        payload["external_id"] = external_id
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "X-Agent-UUID": str(agent_id),
-        "X-Direction": direction,
-        "X-Medium": medium,
-        "X-Room-SID": str(room_sid),
-    }
-    if agent_number is not None:
-        headers["X-Agent-Number"] = agent_number
-    if contact_number is not None:
-        headers["X-Contact-Number"] = contact_number
-    if medium == "web" and external_id is not None:
-        headers["X-External-ID"] = external_id
-    return headers, json.dumps(payload, ensure_ascii=False).encode()
+@dataclass(frozen=True, slots=True)
+class ContextQuery:
+    """What the platform tells the customer's endpoint about the conversation (seed 001)."""
+
+    agent_id: uuid.UUID | str
+    direction: str
+    medium: str
+    agent_number: str | None
+    contact_number: str | None
+    external_id: str | None
+    room_sid: uuid.UUID | str
+
+    def request(self) -> tuple[dict[str, str], bytes]:
+        """The headers (without auth) and the JSON body, as seed 001 documents them."""
+        payload: dict[str, Any] = {
+            "agent_uuid": str(self.agent_id), "direction": self.direction, "agent_number": self.agent_number,
+            "contact_number": self.contact_number,
+        }
+        if self.external_id is not None:
+            payload["external_id"] = self.external_id
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-Agent-UUID": str(self.agent_id),
+            "X-Direction": self.direction,
+            "X-Medium": self.medium,
+            "X-Room-SID": str(self.room_sid),
+        }
+        if self.agent_number is not None:
+            headers["X-Agent-Number"] = self.agent_number
+        if self.contact_number is not None:
+            headers["X-Contact-Number"] = self.contact_number
+        if self.medium == "web" and self.external_id is not None:
+            headers["X-External-ID"] = self.external_id
+        return headers, json.dumps(payload, ensure_ascii=False).encode()
+
+    def cache_key(self) -> str | None:
+        """Who the context is about: the contact's number (the external ID on the web), with the
+        direction and medium the endpoint was told, since it may answer differently for each."""
+        ident = (self.external_id or self.contact_number) if self.medium == "web" else self.contact_number
+        if not ident:
+            return None
+        key = f"{self.medium}:{self.direction}:{ident}"
+        if len(key) > _MAX_CACHE_KEY:
+            key = f"{self.medium}:{self.direction}:sha256:{hashlib.sha256(ident.encode()).hexdigest()}"
+        return key
 
 
 def _fetch_error(exc: FetchError, config: DynamicContext) -> str:
@@ -162,17 +176,7 @@ def _fetch_error(exc: FetchError, config: DynamicContext) -> str:
 
 
 async def fetch_context(
-    client: SafeHttpClient,
-    box: SecretBox,
-    config: DynamicContext,
-    *,
-    agent_id: uuid.UUID | str,
-    direction: str,
-    medium: str,
-    agent_number: str | None,
-    contact_number: str | None,
-    external_id: str | None,
-    room_sid: uuid.UUID | str,
+    client: SafeHttpClient, box: SecretBox, config: DynamicContext, query: ContextQuery
 ) -> ContextResult:
     """POST once to the configured URL and return its variables, or why there are none.
 
@@ -185,10 +189,7 @@ async def fetch_context(
 
     if config.url is None:
         return failed("no dynamic context URL is configured")
-    headers, body = context_request(
-        agent_id=agent_id, direction=direction, medium=medium, agent_number=agent_number,
-        contact_number=contact_number, external_id=external_id, room_sid=room_sid,
-    )
+    headers, body = query.request()
     try:
         headers.update(_auth_headers(box, config.auth))
     except SecretError:
@@ -216,18 +217,6 @@ async def fetch_context(
 
 
 # --- the per-contact cache --------------------------------------------------------------------
-
-
-def cache_key(*, direction: str, medium: str, contact_number: str | None, external_id: str | None) -> str | None:
-    """Who the context is about: the contact's number (the external ID on the web), with the
-    direction and medium the endpoint was told, since it may answer differently for each."""
-    ident = (external_id or contact_number) if medium == "web" else contact_number
-    if not ident:
-        return None
-    key = f"{medium}:{direction}:{ident}"
-    if len(key) > _MAX_CACHE_KEY:
-        key = f"{medium}:{direction}:sha256:{hashlib.sha256(ident.encode()).hexdigest()}"
-    return key
 
 
 async def _cached(db: Database, org_id: uuid.UUID, agent_id: uuid.UUID, key: str) -> dict[str, Any] | None:
@@ -268,20 +257,14 @@ async def load_context(
     client: SafeHttpClient,
     box: SecretBox,
     config: DynamicContext,
-    *,
     org_id: uuid.UUID,
     agent_id: uuid.UUID,
-    direction: str,
-    medium: str,
-    agent_number: str | None,
-    contact_number: str | None,
-    external_id: str | None,
-    room_sid: uuid.UUID | str,
+    query: ContextQuery,
 ) -> ContextResult:
     """``fetch_context`` through the per-contact cache (``config.cache_ttl_s``; 0 turns it off).
     A hit skips the request; only successes are stored. The cache is a table, so every process
     shares it. A cache the database cannot serve is skipped, never a reason to fail."""
-    key = cache_key(direction=direction, medium=medium, contact_number=contact_number, external_id=external_id)
+    key = query.cache_key()
     use_cache = config.cache_ttl_s > 0 and key is not None
     if use_cache and key is not None:
         started = time.perf_counter()
@@ -292,10 +275,7 @@ async def load_context(
             hit = None
         if hit is not None:
             return ContextResult(True, None, (time.perf_counter() - started) * 1000, hit, None, cached=True)
-    result = await fetch_context(
-        client, box, config, agent_id=agent_id, direction=direction, medium=medium, agent_number=agent_number,
-        contact_number=contact_number, external_id=external_id, room_sid=room_sid,
-    )
+    result = await fetch_context(client, box, config, query)
     if use_cache and key is not None and result.ok:
         try:
             await _remember(db, org_id, agent_id, key, result.variables, config.cache_ttl_s)
@@ -325,7 +305,10 @@ async def run_context_test(
         # The agent's state forbids the request, not its input: 409, as the contract documents it.
         raise Conflict("this agent has no dynamic_context.url; save one (PATCH the agent) before testing it")
     return await fetch_context(
-        client, box, config, agent_id=version.agent_id, direction=sample.direction, medium=sample.medium,
-        agent_number=sample.agent_number or version.settings.phone.from_number,
-        contact_number=sample.contact_number, external_id=sample.external_id, room_sid=f"test-{uuid.uuid4()}",
+        client, box, config,
+        ContextQuery(
+            agent_id=version.agent_id, direction=sample.direction, medium=sample.medium,
+            agent_number=sample.agent_number or version.settings.phone.from_number,
+            contact_number=sample.contact_number, external_id=sample.external_id, room_sid=f"test-{uuid.uuid4()}",
+        ),
     )
