@@ -263,3 +263,16 @@ async def test_giving_up_after_the_schedule_marks_the_delivery_failed(world: Wor
     rows = await world.deliveries()
     assert {r.status for r in rows} == {"failed"}
     assert {r.attempts for r in rows} == {len(FAST_SCHEDULE) + 1}
+
+
+async def test_a_delivery_whose_target_was_disabled_meanwhile_is_canceled_not_sent(world: World) -> None:
+    jobs = world.jobs()
+    await world.ended_call()
+    assert await jobs.fanout.run_once() > 0  # deliveries written, nothing sent yet
+    async with world.db.tx() as conn:
+        await conn.execute(webhook_targets.update().values(enabled=False, disabled_reason="paused"))
+    await jobs.sender.drain()
+    rows = await world.deliveries()
+    assert rows and {r.status for r in rows} == {"canceled"}
+    assert {r.last_error for r in rows} == {"the webhook target is disabled"}
+    assert world.receiver.events() == []

@@ -55,6 +55,7 @@ class Outcome:
     duration_ms: float
     retry_after_s: float | None
     attempt_log: list[dict[str, Any]]
+    canceled: bool = False  # not sent: the target is gone or disabled
 
     @property
     def ok(self) -> bool:
@@ -214,7 +215,7 @@ class WebhookSender:
         if target is None or not target.enabled:
             reason = "the webhook target was deleted" if target is None else "the webhook target is disabled"
             self._add(Outcome(delivery.id, delivery.target_id, delivery.attempts, at, None, reason, 0.0, None,
-                              list(delivery.attempt_log)), canceled=True)
+                              list(delivery.attempt_log), canceled=True))
             return
         try:
             headers = signed_headers(self.box.decrypt(target.secret), str(delivery.event_id), delivery.payload, at)
@@ -240,10 +241,7 @@ class WebhookSender:
         self._add(Outcome(delivery.id, delivery.target_id, attempts, at, status_code, error, elapsed, retry_after,
                           attempt_log))
 
-    def _add(self, outcome: Outcome, canceled: bool = False) -> None:
-        if canceled:
-            outcome = Outcome(outcome.delivery_id, outcome.target_id, -1, outcome.at, None, outcome.error, 0.0, None,
-                              outcome.attempt_log)
+    def _add(self, outcome: Outcome) -> None:
         self._outcomes.append(outcome)
         self._recorded.notify()
 
@@ -267,8 +265,8 @@ class WebhookSender:
             values: dict[str, Any] = {"b_id": o.delivery_id, "claimed_until": None, "updated_at": now,
                                       "attempt_log": o.attempt_log, "last_error": o.error,
                                       "last_status_code": o.status_code, "delivered_at": None, "next_attempt_at": None}
-            if o.attempts < 0:
-                values.update(status="canceled", attempts=len(o.attempt_log))
+            if o.canceled:
+                values.update(status="canceled", attempts=o.attempts)
                 WEBHOOK_DELIVERIES.labels("canceled").inc()
             elif o.ok:
                 values.update(status="succeeded", attempts=o.attempts, delivered_at=o.at)
