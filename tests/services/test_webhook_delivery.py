@@ -101,6 +101,16 @@ class World:
         )
         return call_id
 
+    async def end_a_call_and_wait(self, done: Any) -> None:
+        """Run the jobs as a server does while one call ends, until ``done()`` holds."""
+        jobs = self.jobs()
+        jobs.start()
+        try:
+            await self.ended_call()
+            await wait_for(done)
+        finally:
+            await jobs.stop()
+
     def jobs(self) -> BackgroundJobs:
         return BackgroundJobs(self.settings, self.db, SafeHttpClient(allow_private=True), self.box)
 
@@ -131,13 +141,7 @@ async def all_delivered(world: World, count: int) -> bool:
 
 
 async def test_each_event_is_delivered_signed_with_its_request_id_as_webhook_id(world: World) -> None:
-    jobs = world.jobs()
-    jobs.start()
-    try:
-        await world.ended_call()
-        await wait_for(lambda: all_delivered(world, 3))
-    finally:
-        await jobs.stop()
+    await world.end_a_call_and_wait(lambda: all_delivered(world, 3))
     got = world.receiver.events()
     assert [g.json()["event"] for g in got] == ["call.started", "call.ended", "call.analyzed"]
     for g in got:
@@ -188,13 +192,7 @@ async def test_deliveries_survive_a_restart_of_the_jobs(world: World) -> None:
 async def test_a_500_is_retried_until_it_succeeds(world: World) -> None:
     world.receiver.script = [Answer(500), Answer(500)]
     world.receiver.default = Answer(200)
-    jobs = world.jobs()
-    jobs.start()
-    try:
-        await world.ended_call()
-        await wait_for(lambda: all_delivered(world, 3))
-    finally:
-        await jobs.stop()
+    await world.end_a_call_and_wait(lambda: all_delivered(world, 3))
     attempts = sorted(r.attempts for r in await world.deliveries())
     assert sum(attempts) == 5
     assert any(row.last_status_code == 200 for row in await world.deliveries())
@@ -202,13 +200,7 @@ async def test_a_500_is_retried_until_it_succeeds(world: World) -> None:
 
 async def test_retry_after_is_honoured(world: World) -> None:
     world.receiver.script = [Answer(429, retry_after="2")]
-    jobs = world.jobs()
-    jobs.start()
-    try:
-        await world.ended_call()
-        await wait_for(lambda: all_delivered(world, 3))
-    finally:
-        await jobs.stop()
+    await world.end_a_call_and_wait(lambda: all_delivered(world, 3))
     by_id: dict[str, list[float]] = {}
     for g in world.receiver.events():
         by_id.setdefault(g.headers["webhook-id"], []).append(g.at)
@@ -218,13 +210,7 @@ async def test_retry_after_is_honoured(world: World) -> None:
 
 async def test_a_410_disables_the_target_and_cancels_what_is_pending(world: World) -> None:
     world.receiver.default = Answer(410)
-    jobs = world.jobs()
-    jobs.start()
-    try:
-        await world.ended_call()
-        await wait_for(lambda: _settled(world))
-    finally:
-        await jobs.stop()
+    await world.end_a_call_and_wait(lambda: _settled(world))
     async with world.db.read() as conn:
         target = (await conn.execute(sa.select(webhook_targets))).one()
     assert not target.enabled and "410" in (target.disabled_reason or "")
@@ -238,13 +224,7 @@ async def _settled(world: World) -> bool:
 
 async def test_a_slow_receiver_times_out_and_is_retried(world: World) -> None:
     world.receiver.script = [Answer(200, delay_s=1.5)]
-    jobs = world.jobs()
-    jobs.start()
-    try:
-        await world.ended_call()
-        await wait_for(lambda: all_delivered(world, 3))
-    finally:
-        await jobs.stop()
+    await world.end_a_call_and_wait(lambda: all_delivered(world, 3))
     rows = await world.deliveries()
     slow = [r for r in rows if r.attempts == 2]
     assert len(slow) == 1
@@ -253,13 +233,7 @@ async def test_a_slow_receiver_times_out_and_is_retried(world: World) -> None:
 
 async def test_giving_up_after_the_schedule_marks_the_delivery_failed(world: World) -> None:
     world.receiver.default = Answer(503)
-    jobs = world.jobs()
-    jobs.start()
-    try:
-        await world.ended_call()
-        await wait_for(lambda: _settled(world))
-    finally:
-        await jobs.stop()
+    await world.end_a_call_and_wait(lambda: _settled(world))
     rows = await world.deliveries()
     assert {r.status for r in rows} == {"failed"}
     assert {r.attempts for r in rows} == {len(FAST_SCHEDULE) + 1}
