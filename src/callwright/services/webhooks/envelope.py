@@ -15,7 +15,7 @@ from typing import Any
 
 from callwright.domain.agent import AgentSettings
 from callwright.domain.pii import redact, redact_obj
-from callwright.services.events import CALL_ANALYZED, CALL_STARTED
+from callwright.services.events import CALL_STARTED
 from callwright.services.placeholders import placeholders_data
 
 API_VERSION = "v1"
@@ -74,7 +74,7 @@ def build(
     started = event_type == CALL_STARTED
     transcript = list(call.transcript or [])
     body: str | None = transcript_body(transcript) if include_transcript and not started else None
-    analysis = call.analysis if event_type == CALL_ANALYZED or call.analysis else None
+    analysis = call.analysis
     results = dict(call.results or {})
     placeholders = placeholders_data(settings, dict(call.variables or {}), call.first_message)
     if settings.redact_pii:
