@@ -9,7 +9,6 @@ variables. Requests go through the SSRF-safe client; credentials are decrypted o
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -22,9 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from callwright.domain.agent import DynamicContext, DynamicContextAuth, DynamicContextTest
+from callwright.domain.agent import DynamicContext, DynamicContextTest
 from callwright.net import FetchError, FetchTimeout, Limits, ResponseTooLarge, SafeHttpClient, UrlRefused
 from callwright.services.agents import current_version
+from callwright.services.customer_auth import auth_headers
 from callwright.services.errors import Conflict, NotFound
 from callwright.services.secrets import SecretBox, SecretError
 from callwright.store.db import Database
@@ -104,17 +104,6 @@ def parse_variables(body: bytes) -> dict[str, Any]:
     raise _BadBody(f"the response is a JSON {_json_type(data)}; expected an object or an array of objects")
 
 
-def _auth_headers(box: SecretBox, auth: DynamicContextAuth) -> dict[str, str]:
-    if auth.type == "bearer" and auth.token is not None:
-        return {"Authorization": f"Bearer {box.decrypt(auth.token)}"}
-    if auth.type == "basic" and auth.username is not None and auth.password is not None:
-        pair = f"{auth.username}:{box.decrypt(auth.password)}".encode()
-        return {"Authorization": f"Basic {base64.b64encode(pair).decode('ascii')}"}
-    if auth.type == "header" and auth.header_name and auth.header_value is not None:
-        return {auth.header_name: box.decrypt(auth.header_value)}
-    return {}
-
-
 @dataclass(frozen=True, slots=True)
 class ContextQuery:
     """What the platform tells the customer's endpoint about the conversation (seed 001)."""
@@ -191,7 +180,7 @@ async def fetch_context(
         return failed("no dynamic context URL is configured")
     headers, body = query.request()
     try:
-        headers.update(_auth_headers(box, config.auth))
+        headers.update(auth_headers(config.auth, box))
     except SecretError:
         return failed("the stored credentials cannot be decrypted with this server's secret key; save them again")
     limits = Limits(
