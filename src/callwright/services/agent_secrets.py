@@ -9,39 +9,82 @@ secret; any other value replaces it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from callwright.services.errors import InvalidInput
 from callwright.services.secrets import MASK, SecretBox, SecretError, is_encrypted, is_masked, mask
 
-# Paths into the config of every secret an agent holds. Tools have no credentials yet.
+EACH = "*"
+"""In a secret's path: every item of the list at that point (``tools[i]``)."""
+
+# Where the secrets of an agent's config are.
 SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ("dynamic_context", "auth", "token"),
     ("dynamic_context", "auth", "password"),
     ("dynamic_context", "auth", "header_value"),
+    ("tools", EACH, "auth", "token"),
+    ("tools", EACH, "auth", "password"),
+    ("tools", EACH, "auth", "header_value"),
 )
 MAX_SECRET_CHARS = 4096
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
+Path = tuple[str | int, ...]
 
-def _parent(config: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any] | None:
+
+def _child(node: Any, key: str | int) -> Any:
+    if isinstance(key, int):
+        return node[key] if isinstance(node, list) and 0 <= key < len(node) else None
+    return node.get(key) if isinstance(node, Mapping) else None
+
+
+def _secret_paths(config: Any, pattern: Sequence[str], done: Path = ()) -> Iterator[Path]:
+    """The concrete paths (list indexes filled in) of ``pattern`` that hold a string in ``config``."""
+    if not pattern:
+        if isinstance(config, str):
+            yield done
+        return
+    head, *rest = pattern
+    if head == EACH:
+        if isinstance(config, list):
+            for index, item in enumerate(config):
+                yield from _secret_paths(item, rest, (*done, index))
+    elif isinstance(config, Mapping) and head in config:
+        yield from _secret_paths(config[head], rest, (*done, head))
+
+
+def _all_secret_paths(config: Mapping[str, Any]) -> list[Path]:
+    return [path for pattern in SECRET_PATHS for path in _secret_paths(config, pattern)]
+
+
+def _get(config: Any, path: Path) -> Any:
+    for key in path:
+        config = _child(config, key)
+    return config
+
+
+def _stored_counterpart(config: Mapping[str, Any], previous: Mapping[str, Any] | None, path: Path) -> Any:
+    """What ``previous`` holds where ``config`` has ``path``. A list item is matched by its
+    ``name`` (a tool keeps its secret when the list is reordered), else by its position."""
     node: Any = config
-    for key in path[:-1]:
-        node = node.get(key) if isinstance(node, Mapping) else None
-    return node if isinstance(node, Mapping) else None
+    stored: Any = previous
+    for key in path:
+        if isinstance(key, int) and isinstance(stored, list):
+            name = _child(_child(node, key), "name")
+            same_name = [item for item in stored if name is not None and _child(item, "name") == name]
+            stored = same_name[0] if same_name else _child(stored, key)
+        else:
+            stored = _child(stored, key)
+        node = _child(node, key)
+    return stored
 
 
-def _get(config: Mapping[str, Any] | None, path: Sequence[str]) -> Any:
-    parent = _parent(config or {}, path)
-    return None if parent is None else parent.get(path[-1])
-
-
-def _copy_with(config: Mapping[str, Any], path: Sequence[str], value: Any) -> dict[str, Any]:
-    """``config`` with ``path`` set to ``value``, copying only the dicts along the path."""
+def _copy_with(node: Any, path: Path, value: Any) -> Any:
+    """``node`` with ``path`` set to ``value``, copying only the dicts and lists along the path."""
     head, *rest = path
-    out = dict(config)
-    out[head] = value if not rest else _copy_with(config[head], rest, value)
+    out: Any = list(node) if isinstance(node, list) else dict(node)
+    out[head] = value if not rest else _copy_with(node[head], tuple(rest), value)
     return out
 
 
@@ -56,10 +99,8 @@ def masked_value(box: SecretBox, stored: str) -> str:
 def mask_secrets(config: Mapping[str, Any], box: SecretBox) -> dict[str, Any]:
     """A copy of a stored config (or version config) with every secret masked, for reading."""
     out = dict(config)
-    for path in SECRET_PATHS:
-        value = _get(out, path)
-        if isinstance(value, str):
-            out = _copy_with(out, path, masked_value(box, value))
+    for path in _all_secret_paths(config):
+        out = _copy_with(out, path, masked_value(box, _get(config, path)))
     return out
 
 
@@ -78,15 +119,13 @@ def seal_secrets(
     matching stored secret, an over-long secret, or one with a line break is a 422.
     """
     out = dict(config)
-    for path in SECRET_PATHS:
+    for path in _all_secret_paths(config):  # a value that is not a string is validation's to report
         if touched is not None and path[0] not in touched:
             continue
-        value = _get(out, path)
-        if not isinstance(value, str):
-            continue  # absent, or not a string (validation reports that)
+        value = _get(config, path)
         loc = ["body", *path]
         if is_masked(value):
-            stored = _get(previous, path)
+            stored = _stored_counterpart(config, previous, path)
             if not isinstance(stored, str) or masked_value(box, stored) != value:
                 raise InvalidInput(
                     loc,
