@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Row
 
-from callwright.domain.agent import AgentCreate, AgentOut, AgentSettings, AgentUpdate, AgentVersionOut
+from callwright.domain.agent import AgentCreate, AgentOut, AgentSettings, AgentUpdate, AgentVersionOut, HttpTool
+from callwright.net import InvalidHeader, validate_headers
 from callwright.services.agent_secrets import mask_secrets, seal_secrets
 from callwright.services.errors import Conflict, InvalidInput, NotFound
 from callwright.services.pagination import MAX_LIMIT, encode_cursor, newest_first
@@ -52,6 +53,29 @@ async def _check_context_url(settings: AgentSettings, allow_private_urls: bool) 
         await check_customer_url(str(url), allow_private=allow_private_urls, loc=["body", "dynamic_context", "url"])
 
 
+async def _check_tools(settings: AgentSettings, allow_private_urls: bool) -> None:
+    """Refuse, at save time, an HTTP tool that could never be called: a URL at a private address
+    (the client refuses it again at call time) or a header the client sets itself. The URLs are
+    checked concurrently; the first tool at fault (in list order) is the one reported."""
+    tools = [(index, tool) for index, tool in enumerate(settings.tools) if isinstance(tool, HttpTool)]
+    for index, tool in tools:
+        for name, value in tool.headers.items():
+            try:
+                validate_headers({name: value})
+            except InvalidHeader as exc:
+                raise InvalidInput(["body", "tools", index, "headers", name], exc.message, "invalid_header") from None
+    results = await asyncio.gather(
+        *(
+            check_customer_url(str(tool.url), allow_private=allow_private_urls, loc=["body", "tools", index, "url"])
+            for index, tool in tools
+        ),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 async def create_agent(
     db: Database, org_id: uuid.UUID, body: AgentCreate, *, box: SecretBox, allow_private_urls: bool
 ) -> AgentOut:
@@ -59,6 +83,7 @@ async def create_agent(
     agent_id, version_id = uuid.uuid4(), uuid.uuid4()
     settings = AgentSettings.model_validate(body.model_dump(exclude={"name"}))
     await _check_context_url(settings, allow_private_urls)
+    await _check_tools(settings, allow_private_urls)
     config = seal_secrets(_config(settings), None, box)
     async with db.tx() as conn:
         await conn.execute(
@@ -124,6 +149,8 @@ async def update_agent(
     context_changed = "dynamic_context" in changes
     if context_changed:
         await _check_context_url(settings, allow_private_urls)
+    if "tools" in changes:
+        await _check_tools(settings, allow_private_urls)
     now = utcnow()
     version_id = uuid.uuid4()
     config = _config(settings)
