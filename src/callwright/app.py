@@ -35,6 +35,7 @@ from callwright.services import orgs
 from callwright.services.calls import CallService
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dispatch import CallQueue, NoDialer
+from callwright.services.model_servers import model_servers
 from callwright.services.secrets import SecretBox, load_root_key
 from callwright.settings import Settings, get_settings
 from callwright.store.db import Database
@@ -123,13 +124,15 @@ def create_app(
 
             runtime = VoiceRuntime(settings, db, carriers, http=http, secrets=box)
             call_queue = runtime.queue
+        servers = model_servers(settings)
         app.state.services = Services(
             settings=settings,
             db=db,
             keys=orgs.KeyVerifier(db, settings.api_key_cache_s),
-            calls=CallService(db, call_queue, settings.default_country),
+            calls=CallService(db, call_queue, settings.default_country, servers),
             secrets=box,
             http=http,
+            servers=servers,
         )
         app.state.runtime = runtime
         if settings.bootstrap_key:

@@ -158,12 +158,22 @@ def chat(agent_id: Annotated[str, typer.Argument(help="The agent's ID.")]) -> No
 
     import sqlalchemy as sa
 
+    from callwright.dialogue.inputs import DialogueDeps
+    from callwright.net import SafeHttpClient
     from callwright.services import chat as chat_service
+    from callwright.services.errors import Conflict
+    from callwright.services.http_tools import HttpToolRunner
+    from callwright.services.model_servers import model_servers
+    from callwright.services.secrets import SecretBox, load_root_key
     from callwright.store.db import Database
     from callwright.store.tables import agents
 
     async def _run() -> None:
-        db = Database(get_settings().database_url)
+        settings = get_settings()
+        db = Database(settings.database_url)
+        http = SafeHttpClient(allow_private=settings.allow_private_urls)
+        box = SecretBox(load_root_key(settings.secret_key, settings.data_dir))
+        deps = DialogueDeps(servers=model_servers(settings), tools=HttpToolRunner(http, box))
         try:
             await db.migrate()
             async with db.read() as conn:
@@ -172,8 +182,16 @@ def chat(agent_id: Annotated[str, typer.Argument(help="The agent's ID.")]) -> No
                 ).scalar()
             if org_id is None:
                 raise typer.BadParameter(f"no agent {agent_id}")
-            reply = await chat_service.chat(db, org_id, uuid.UUID(agent_id), text="")
+            try:
+                reply = await chat_service.chat(db, org_id, uuid.UUID(agent_id), text="", deps=deps)
+            except Conflict as exc:  # the agent's engine cannot run here: say why and stop
+                typer.secho(str(exc), fg="red", err=True)
+                raise typer.Exit(2) from exc
             while True:
+                for call in reply.tool_calls:
+                    verdict = "ok" if call.get("ok") else "failed"
+                    line = f"  [tool {call['name']}({call['arguments']}) {verdict}: {call.get('result')}]"
+                    typer.secho(line, dim=True)
                 for line in reply.replies:
                     typer.secho(f"agent> {line}", fg="magenta")
                 if reply.ended:
@@ -181,9 +199,10 @@ def chat(agent_id: Annotated[str, typer.Argument(help="The agent's ID.")]) -> No
                     return
                 text = await asyncio.to_thread(input, "you> ")
                 reply = await chat_service.chat(
-                    db, org_id, uuid.UUID(agent_id), text=text, session_id=uuid.UUID(reply.session_id)
+                    db, org_id, uuid.UUID(agent_id), text=text, session_id=uuid.UUID(reply.session_id), deps=deps
                 )
         finally:
+            await http.aclose()
             await db.dispose()
 
     try:

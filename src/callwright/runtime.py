@@ -18,6 +18,7 @@ from callwright.services.call_start import prefetch
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dialer import Dialer
 from callwright.services.media_sessions import MediaSessions
+from callwright.services.model_servers import model_servers
 from callwright.services.reconciler import Reconciler
 from callwright.services.secrets import SecretBox, load_root_key
 from callwright.settings import Settings
@@ -85,7 +86,9 @@ class VoiceRuntime:
             db, self.carriers, stream_url(settings), self.runner_id,
             on_dialed=lambda call_id: prefetch(db, self.http, self.secrets, call_id),
         )
-        self.media = MediaSessions(db, settings.data_dir, self.runner_id, self.http, self.secrets)
+        self.media = MediaSessions(
+            db, settings.data_dir, self.runner_id, self.http, self.secrets, model_servers(settings)
+        )
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
         self.jobs = BackgroundJobs(settings, db, self.http, self.secrets)
         self._loop_task: asyncio.Task[None] | None = None

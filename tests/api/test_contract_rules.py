@@ -101,7 +101,9 @@ def test_a_text_chat_with_an_llm_agent_is_a_conflict(api: httpx.Client) -> None:
 def test_a_chat_reply_matches_its_documented_shape(api: httpx.Client) -> None:
     agent = api.post("/v1/agents", json={"name": "C", "dialogue": {"engine": "flow", "flow": DEMO_FLOW}}).json()
     reply = api.post(f"/v1/agents/{agent['id']}/chat", json={}).json()
-    assert set(reply) == {"session_id", "replies", "expecting", "ended", "outcome", "results", "first_message"}
+    assert set(reply) == {
+        "session_id", "replies", "expecting", "ended", "outcome", "results", "first_message", "tool_calls"
+    }
 
 
 def test_a_wrong_method_answers_405_with_every_method_of_the_path(api: httpx.Client, agent: dict[str, Any]) -> None:

@@ -248,3 +248,33 @@ async def test_current_expectation_follows_the_ask() -> None:
 async def test_broken_template_does_not_break_the_flow() -> None:
     doc = {"start": "a", "nodes": {"a": {"say": "Hi {{ first_name }} {{ oops }", "end": "completed"}}}
     assert said(await start(make(doc))) == ["Hi Ann"]
+
+
+async def test_the_history_keeps_only_what_the_caller_heard_of_a_turn() -> None:
+    dialogue = make()
+    await start(dialogue)
+    dialogue.heard("Hi Ann, this is", True)
+    await reply(dialogue, "yes")
+    dialogue.heard("Great, see you then. Goodbye.", False)
+    assert dialogue.history == [
+        ("agent", "Hi Ann, this is"),
+        ("user", "yes"),
+        ("agent", "Great, see you then. Goodbye."),
+    ]
+
+
+async def test_a_turn_heard_not_at_all_leaves_no_agent_words_in_the_history() -> None:
+    dialogue = make()
+    await start(dialogue)
+    dialogue.heard("", True)
+    assert dialogue.history == []
+
+
+async def test_a_follow_up_starts_at_the_stage_its_retry_context_names() -> None:
+    dialogue = make(start_at="reschedule")
+    assert said(await start(dialogue)) == ["Which day suits you: Monday, Tuesday or Wednesday?"]
+
+
+async def test_an_unknown_stage_starts_the_flow_from_the_beginning() -> None:
+    dialogue = make(start_at="no-such-node")
+    assert said(await start(dialogue))[0] == "Hi Ann, this is Acme."

@@ -164,6 +164,13 @@ class TinyDialogue:
         self.results: dict[str, Any] = {}
         self.started = 0
         self.fail_on_turn = fail_on_turn
+        self.heard_turns: list[tuple[str, bool]] = []
+
+    def heard(self, text: str, interrupted: bool) -> None:
+        self.heard_turns.append((text, interrupted))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"inputs": len(self.inputs)}
 
     async def start(self) -> AsyncIterator[DialogueEvent]:
         self.started += 1

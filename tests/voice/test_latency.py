@@ -50,7 +50,9 @@ def test_summary_has_p50_and_p95_per_component() -> None:
         tracker.first_audio(i + 0.5 + i / 100)
     summary = tracker.report.to_dict()
     assert summary["n"] == 10
-    assert set(summary["summary"]) == {"endpointing_ms", "stt_ms", "dialogue_ms", "tts_ms", "overhead_ms", "total_ms"}
+    assert set(summary["summary"]) == {
+        "endpointing_ms", "stt_ms", "dialogue_ms", "tools_ms", "tts_ms", "overhead_ms", "total_ms"
+    }
     assert summary["summary"]["total_ms"]["p50"] == pytest.approx(545, abs=0.01)
 
 

@@ -213,4 +213,6 @@ async def test_latency_is_recorded_per_turn_and_adds_up() -> None:
     assert parts <= turn.total + 1e-6
     assert turn.endpointing >= 400  # the 500 ms rule, measured on the wall clock
     summary = result.latency.to_dict()["summary"]
-    assert set(summary) == {"endpointing_ms", "stt_ms", "dialogue_ms", "tts_ms", "overhead_ms", "total_ms"}
+    assert set(summary) == {
+        "endpointing_ms", "stt_ms", "dialogue_ms", "tools_ms", "tts_ms", "overhead_ms", "total_ms"
+    }

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 
-from callwright.api.deps import Org, Svc
+from callwright.api.deps import Org, Services, Svc
 from callwright.api.params import Cursor, Limit
+from callwright.dialogue.factory import unavailable_reason
+from callwright.dialogue.inputs import DialogueDeps
 from callwright.domain.agent import (
     AgentCreate,
     AgentOut,
@@ -29,11 +31,18 @@ class AgentPage(Out):
     next_cursor: str | None
 
 
+def _warned(agent: AgentOut, svc: Services) -> AgentOut:
+    """The agent with what stops it from running here (API.md: an LLM agent without a server)."""
+    reason = unavailable_reason(agent, DialogueDeps(servers=svc.servers))
+    return agent.model_copy(update={"warnings": [reason]}) if reason else agent
+
+
 @router.post("", status_code=201, response_model=AgentOut)
 async def create_agent(body: AgentCreate, org: Org, svc: Svc) -> AgentOut:
-    return await service.create_agent(
+    agent = await service.create_agent(
         svc.db, org.org_id, body, box=svc.secrets, allow_private_urls=svc.settings.allow_private_urls
     )
+    return _warned(agent, svc)
 
 
 @router.get("", response_model=AgentPage)
@@ -41,19 +50,20 @@ async def list_agents(
     org: Org, svc: Svc, limit: Limit = 50, cursor: Cursor = None, include_archived: bool = False
 ) -> AgentPage:
     data, nxt = await service.list_agents(svc.db, org.org_id, limit, cursor, include_archived, box=svc.secrets)
-    return AgentPage(data=data, next_cursor=nxt)
+    return AgentPage(data=[_warned(agent, svc) for agent in data], next_cursor=nxt)
 
 
 @router.get("/{agent_id}", response_model=AgentOut)
 async def get_agent(agent_id: uuid.UUID, org: Org, svc: Svc) -> AgentOut:
-    return await service.get_agent(svc.db, org.org_id, agent_id, box=svc.secrets)
+    return _warned(await service.get_agent(svc.db, org.org_id, agent_id, box=svc.secrets), svc)
 
 
 @router.patch("/{agent_id}", response_model=AgentOut)
 async def update_agent(agent_id: uuid.UUID, body: AgentUpdate, org: Org, svc: Svc) -> AgentOut:
-    return await service.update_agent(
+    agent = await service.update_agent(
         svc.db, org.org_id, agent_id, body, box=svc.secrets, allow_private_urls=svc.settings.allow_private_urls
     )
+    return _warned(agent, svc)
 
 
 @router.delete("/{agent_id}", status_code=204)

@@ -10,8 +10,10 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from callwright.api.deps import Org, Svc
+from callwright.dialogue.inputs import DialogueDeps
 from callwright.domain.common import JsonUuid, Out, Strict
 from callwright.services import chat as service
+from callwright.services.http_tools import HttpToolRunner
 
 router = APIRouter(tags=["agents"])
 
@@ -31,6 +33,9 @@ class ChatReply(Out):
     outcome: str | None
     results: dict[str, Any]
     first_message: str | None = None
+    tool_calls: list[dict[str, Any]] = Field(
+        default_factory=list, description="Tools the agent called in this turn, with their results."
+    )
 
 
 @router.post("/v1/agents/{agent_id}/chat", response_model=ChatReply)
@@ -45,5 +50,6 @@ async def chat(agent_id: uuid.UUID, body: ChatIn, org: Org, svc: Svc) -> ChatRep
         session_id=body.session_id,
         variables=body.variables,
         context=body.context,
+        deps=DialogueDeps(servers=svc.servers, tools=HttpToolRunner(svc.http, svc.secrets)),
     )
     return ChatReply(**asdict(reply))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from callwright.dialogue.llm_endpoint import ModelServers
 from callwright.net import SafeHttpClient
 from callwright.services.calls import CallService
 from callwright.services.orgs import KeyVerifier, Principal
@@ -26,6 +27,7 @@ class Services:
     calls: CallService
     secrets: SecretBox
     http: SafeHttpClient  # the one client for customer URLs (dynamic context, tools, webhooks)
+    servers: ModelServers = field(default_factory=ModelServers)  # LLM servers for agents and chat
 
 
 def services_of(request: Request) -> Services:

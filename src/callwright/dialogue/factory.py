@@ -1,12 +1,15 @@
-"""Build the dialogue engine an agent is configured with."""
+"""Build the dialogue engine an agent is configured with: one factory for phone calls and
+text chat, fresh or resumed from a snapshot."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from callwright.dialogue.base import Dialogue
 from callwright.dialogue.flow import FlowDialogue
-from callwright.domain.agent import AgentSettings, FlowDialogueConfig
+from callwright.dialogue.inputs import DialogueDeps, DialogueInputs
+from callwright.domain.agent import AgentSettings, LlmDialogueConfig
 from callwright.domain.flow import Flow
 
 # An agent with no dialogue configured still holds a sensible conversation offline: it greets,
@@ -22,15 +25,34 @@ DEFAULT_FLOW: dict[str, Any] = {
 
 
 class DialogueUnavailable(RuntimeError):
-    pass
+    """The agent's engine cannot run on this server; the message says what to configure."""
 
 
-def build_dialogue(settings: AgentSettings, variables: dict[str, Any], first_message: str | None) -> Dialogue:
+def unavailable_reason(settings: AgentSettings, deps: DialogueDeps) -> str | None:
+    """Why this agent's dialogue cannot run here, or None when it can."""
     config = settings.dialogue
-    if config is None:
-        return FlowDialogue(Flow.model_validate(DEFAULT_FLOW), variables, first_message)
-    if isinstance(config, FlowDialogueConfig):
-        return FlowDialogue(Flow.model_validate(config.flow), variables, first_message)
-    raise DialogueUnavailable(
-        "the llm dialogue engine needs an OpenAI-compatible server, which this installation does not configure"
-    )
+    if isinstance(config, LlmDialogueConfig):
+        return deps.servers.unavailable(config)
+    return None
+
+
+def build_dialogue(
+    settings: AgentSettings,
+    inputs: DialogueInputs,
+    deps: DialogueDeps | None = None,
+    snapshot: Mapping[str, Any] | None = None,
+) -> Dialogue:
+    """A new conversation, or the one ``snapshot`` (from ``Dialogue.snapshot``) saved."""
+    deps = deps or DialogueDeps()
+    config = settings.dialogue
+    if isinstance(config, LlmDialogueConfig):
+        reason = deps.servers.unavailable(config)
+        if reason is not None:
+            raise DialogueUnavailable(reason)
+        raise DialogueUnavailable("the llm dialogue engine is not part of this build yet")
+    flow = Flow.model_validate(config.flow if config is not None else DEFAULT_FLOW)
+    if snapshot is not None:
+        return FlowDialogue.restore(flow, inputs.variables, snapshot, inputs.first_message)
+    stage = (inputs.retry_context or {}).get("stage_id")
+    start_at = stage if isinstance(stage, str) else None
+    return FlowDialogue(flow, inputs.variables, inputs.first_message, start_at=start_at)

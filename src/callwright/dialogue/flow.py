@@ -38,8 +38,10 @@ class FlowDialogue:
         variables: Mapping[str, Any],
         first_message: str | None = None,
         now: Callable[[], datetime] | None = None,
+        start_at: str | None = None,
     ) -> None:
         self.flow = flow
+        self.start_at = start_at if start_at in flow.nodes else None
         self.first_message = first_message
         self.results: dict[str, Any] = {}
         self.history: list[tuple[str, str]] = []
@@ -50,6 +52,7 @@ class FlowDialogue:
         self._misses = 0
         self._started = False
         self._outcome: str | None = None
+        self._turn_from = 0  # history index where the agent's current turn began
 
     @property
     def variables(self) -> dict[str, Any]:
@@ -77,12 +80,21 @@ class FlowDialogue:
         for event in self._respond(user):
             yield event
 
+    def heard(self, text: str, interrupted: bool) -> None:
+        """Keep in the history only what the caller heard of the last agent turn."""
+        kept = self.history[: self._turn_from]
+        later = [entry for entry in self.history[self._turn_from :] if entry[0] != "agent"]
+        self.history = kept + ([("agent", text)] if text else []) + later
+        self._turn_from = len(self.history)
+
     def _start(self) -> list[DialogueEvent]:
         self._started = True
+        self._turn_from = len(self.history)
         events: list[DialogueEvent] = []
         if self.first_message:
             events.append(self._say(self.first_message, None))
-        return events + self._run(self.flow.start)
+        # A follow-up call resumes at the stage the previous attempt reached (retry_context.stage_id).
+        return events + self._run(self.start_at or self.flow.start)
 
     def _respond(self, user: UserInput) -> list[DialogueEvent]:
         if self._outcome is not None:
@@ -92,6 +104,7 @@ class FlowDialogue:
         heard = user.text.strip() or user.dtmf
         if heard:
             self.history.append(("user", heard))
+        self._turn_from = len(self.history)
         if self._current is None:
             return self._finish(OUTCOME_FLOW_ERROR)
         name, node = self._current, self.flow.node(self._current)

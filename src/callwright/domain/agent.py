@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    ConfigDict,
+    Discriminator,
+    Field,
+    GetJsonSchemaHandler,
+    Tag,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
@@ -28,12 +37,49 @@ def _check_template(value: str | None, field: str) -> str | None:
     return value
 
 
-class LlmDialogue(Strict):
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+DEFAULT_APOLOGY = (
+    "I'm sorry, I'm having trouble on my end right now. Someone will get back to you shortly. Goodbye."
+)
+
+
+class LlmFallback(Strict):
+    """What happens when the model server fails mid-call (an error, a 429, a dropped stream, or
+    no first token within ``timeout_s``): try ``model`` once, then speak ``message`` and hang up."""
+
+    model: str | None = Field(
+        default=None, max_length=200,
+        description="Another model to try for the same turn (on the same server unless `base_url` is given).",
+    )
+    base_url: HttpUrl | None = Field(default=None, description="Server of the fallback model.")
+    api_key_env: str | None = Field(
+        default=None, pattern=_ENV_NAME, description="Name of the setting that holds the fallback server's key."
+    )
+    message: str = Field(
+        default=DEFAULT_APOLOGY, min_length=1, max_length=1000,
+        description="Spoken before the agent hangs up when no model can answer.",
+    )
+
+
+class LlmDialogueConfig(Strict):
     engine: Literal["llm"]
-    model: str = Field(default="gpt-4o-mini", description="Model name on the OpenAI-compatible server.")
+    model: str = Field(default="gpt-4o-mini", max_length=200, description="Model name on the OpenAI-compatible server.")
     temperature: float = Field(default=0.7, ge=0, le=2)
-    base_url: HttpUrl | None = Field(default=None, description="OpenAI-compatible endpoint.")
+    base_url: HttpUrl | None = Field(
+        default=None, description="OpenAI-compatible endpoint; the server's OPENAI_BASE_URL when absent."
+    )
+    api_key_env: str | None = Field(
+        default=None, pattern=_ENV_NAME,
+        description="Name of the environment variable that holds the API key (never the key itself); "
+        "OPENAI_API_KEY when absent.",
+    )
     max_tokens: int = Field(default=300, ge=1, le=4096)
+    timeout_s: float = Field(
+        default=4.0, gt=0, le=30,
+        description="Longest wait for the model's first token (and between tokens) before the fallback.",
+    )
+    fallback: LlmFallback = Field(default_factory=LlmFallback)
 
 
 class _FlowDocument:
@@ -55,7 +101,7 @@ class FlowDialogueConfig(Strict):
         return value
 
 
-Dialogue = Annotated[LlmDialogue | FlowDialogueConfig, Field(discriminator="engine")]
+Dialogue = Annotated[LlmDialogueConfig | FlowDialogueConfig, Field(discriminator="engine")]
 
 
 class Voice(Strict):
@@ -68,17 +114,6 @@ class TranscriberConfig(Strict):
     provider: Literal["pocketsphinx", "deepgram", "openai", "scripted"] = "pocketsphinx"
     language: str = "en-US"
     hints: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=200)
-
-
-class Tool(Strict):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    description: str = ""
-    type: Literal["webhook", "end_call", "transfer"] = "webhook"
-    url: HttpUrl | None = None
-    method: Literal["GET", "POST"] = "POST"
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    timeout_s: float = Field(default=10, gt=0, le=30)
-    transfer_to: str | None = None
 
 
 class TurnTaking(Strict):
@@ -236,12 +271,7 @@ class PhoneConfig(Strict):
     @field_validator("from_number")
     @classmethod
     def _e164(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        try:
-            return to_e164(v, None)
-        except PhoneNumberError as exc:
-            raise PydanticCustomError(PHONE_NUMBER_ERROR, "{error}", {"error": str(exc)}) from exc
+        return None if v is None else _e164(v)
 
 
 class WebhookTargetIn(Strict):
@@ -250,6 +280,117 @@ class WebhookTargetIn(Strict):
     include_transcript: bool = True
     include_recording: bool = False
     secret: str | None = None
+
+
+_TOOL_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+
+
+class HttpTool(Strict):
+    """A custom action: the model calls it with JSON arguments, Callwright calls the URL (through
+    the SSRF-safe client) and hands the response back to the model."""
+
+    type: Literal["http"] = "http"
+    name: str = Field(pattern=_TOOL_NAME, description="Function name the model sees.")
+    description: str = Field(default="", max_length=2000, description="When and why the model should call it.")
+    url: HttpUrl
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments (an object). GET sends them as the query string, other "
+        "methods as the JSON body.",
+    )
+    headers: dict[Annotated[str, Field(max_length=256, pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")],
+                  Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict, max_length=32)
+    auth: DynamicContextAuth = Field(default_factory=lambda: DynamicContextAuth())
+    timeout_s: float = Field(default=10.0, gt=0, le=30)
+    filler: str | None = Field(
+        default="One moment while I check that.", max_length=500,
+        description="Said when the tool has not answered after `filler_after_s`, so the caller never hears "
+        "dead air. Null: say nothing.",
+    )
+    filler_after_s: float = Field(default=1.0, ge=0, le=30)
+
+    @field_validator("parameters")
+    @classmethod
+    def _object_schema(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if v.get("type", "object") != "object":
+            raise ValueError("tool parameters must be a JSON Schema of type object")
+        return v
+
+
+class EndCallTool(Strict):
+    """Lets the model hang up, optionally after a closing line."""
+
+    type: Literal["end_call"]
+    name: str = Field(default="end_call", pattern=_TOOL_NAME)
+    description: str = Field(
+        default="End the call when the conversation is over. Pass a short closing line to say goodbye.",
+        max_length=2000,
+    )
+
+
+class TransferCallTool(Strict):
+    """Cold transfer through the carrier: the caller is connected to ``to`` and the agent leaves."""
+
+    type: Literal["transfer_call"]
+    name: str = Field(default="transfer_call", pattern=_TOOL_NAME)
+    description: str = Field(
+        default="Transfer the caller to a human or another department when you cannot help them.",
+        max_length=2000,
+    )
+    to: InternationalPhoneText | None = Field(
+        default=None,
+        description="The only number the model may transfer to. Absent: the model names the number, which "
+        "must be in `allowed_numbers` when that list is given.",
+    )
+    allowed_numbers: list[InternationalPhoneText] = Field(default_factory=list, max_length=100)
+    message: str | None = Field(
+        default="Please hold while I transfer your call.", max_length=500,
+        description="Said before the transfer (the model's own words come first when it gives some).",
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _to_e164(cls, v: str | None) -> str | None:
+        return None if v is None else _e164(v)
+
+    @field_validator("allowed_numbers")
+    @classmethod
+    def _all_e164(cls, v: list[str]) -> list[str]:
+        return [_e164(n) for n in v]
+
+
+class PressDigitsTool(Strict):
+    """Lets the model key DTMF digits (in-band tones) to get through a phone menu."""
+
+    type: Literal["press_digits"]
+    name: str = Field(default="press_digits", pattern=_TOOL_NAME)
+    description: str = Field(
+        default="Press keys on the phone keypad to navigate an automated phone menu (digits 0-9, * and #).",
+        max_length=2000,
+    )
+
+
+def _tool_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "http"))
+    return str(getattr(value, "type", "http"))
+
+
+Tool = Annotated[
+    Annotated[HttpTool, Tag("http")]
+    | Annotated[EndCallTool, Tag("end_call")]
+    | Annotated[TransferCallTool, Tag("transfer_call")]
+    | Annotated[PressDigitsTool, Tag("press_digits")],
+    Discriminator(_tool_type),
+]
+
+
+def _e164(value: str) -> str:
+    try:
+        return to_e164(value, None)
+    except PhoneNumberError as exc:
+        raise PydanticCustomError(PHONE_NUMBER_ERROR, "{error}", {"error": str(exc)}) from exc
 
 
 class AgentSettings(Strict):
@@ -281,6 +422,16 @@ class AgentSettings(Strict):
     @classmethod
     def _templates(cls, v: str | None) -> str | None:
         return _check_template(v, "template")
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tool_names(cls, v: list[Tool]) -> list[Tool]:
+        seen: set[str] = set()
+        for tool in v:
+            if tool.name in seen:
+                raise ValueError(f"two tools are named {tool.name!r}; tool names must be unique")
+            seen.add(tool.name)
+        return v
 
 
 class AgentCreate(AgentSettings):
@@ -320,6 +471,11 @@ class AgentOut(AgentSettings):
     created_at: UtcDatetime
     updated_at: UtcDatetime
     archived: bool = False
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Why this agent cannot run on this server as configured (e.g. an LLM agent without "
+        "OPENAI_BASE_URL); calls and chats with it are refused with the same words until it is fixed.",
+    )
 
 
 class AgentVersionOut(Out):

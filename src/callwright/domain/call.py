@@ -172,6 +172,26 @@ class Conversation(Out):
     latency: dict[str, Any] | None
     dynamic_context: DynamicContextOutcome | None = None
     render_errors: list[RenderError] | None = None
+    tool_calls: list[ToolCallRecord] = Field(
+        default_factory=list,
+        description="Every tool the agent called (custom HTTP tools, end_call, transfer_call, press_digits), in order.",
+    )
+    transferred_to: str | None = Field(default=None, description="The number the call was transferred to.")
+
+
+class ToolCallRecord(Out):
+    """One tool call: what the model asked for and what it was told. Times are stream ms, like
+    the transcript's."""
+
+    id: str
+    name: str
+    kind: Literal["http", "end_call", "transfer_call", "press_digits"]
+    arguments: dict[str, Any]
+    ok: bool | None
+    result: Any = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    duration_ms: float | None = None
 
 
 class ConversationPage(Out):

@@ -16,6 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from callwright.dialogue.factory import unavailable_reason
+from callwright.dialogue.inputs import DialogueDeps
+from callwright.dialogue.llm_endpoint import ModelServers
 from callwright.domain.call import LIVE_STATUSES, TERMINAL_STATUSES, CallCreate, Conversation
 from callwright.domain.contact import ContactIn
 from callwright.services import agents as agent_service
@@ -98,10 +101,13 @@ _NULL_CALL_COLUMNS = {c.name: None for c in calls.c if c.name not in _NEW_CALL_C
 
 
 class CallService:
-    def __init__(self, db: Database, queue: CallQueue, default_region: str = "US") -> None:
+    def __init__(
+        self, db: Database, queue: CallQueue, default_region: str = "US", servers: ModelServers | None = None
+    ) -> None:
         self.db = db
         self.queue = queue
         self.default_region = default_region
+        self.servers = servers or ModelServers()
 
     async def create(
         self, org_id: uuid.UUID, req: NewCall, *, idempotency_key: str | None = None, fingerprint: str = ""
@@ -118,6 +124,9 @@ class CallService:
                 raise Conflict("agent_id is required: this organization has no active agent yet")
             raise NotFound(f"no active agent with id {req.agent_id}")
         settings = version.settings
+        unavailable = unavailable_reason(settings, DialogueDeps(servers=self.servers))
+        if unavailable is not None:  # refused now rather than failed later, with the same words
+            raise Conflict(unavailable)
         self._check_simulated_callee(req, settings.phone.provider)
         from_number = req.from_number or settings.phone.from_number
         if req.from_number:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from callwright.services.agents import version_by_id
 from callwright.store.db import Database
+from callwright.store.tables import calls
 from callwright.telephony.base import Carrier
 
 
@@ -58,3 +61,21 @@ async def carrier_hang_up(db: Database, row: Row[Any]) -> bool:
         return False
     await carrier.hang_up(row.provider_call_id)
     return True
+
+
+class TransferUnavailable(RuntimeError):
+    """The call cannot be transferred (no carrier here, or the carrier has not placed it)."""
+
+
+async def carrier_transfer(db: Database, call_id: uuid.UUID, to: str) -> None:
+    """Cold-transfer a live call through its carrier (the agent's leg ends)."""
+    async with db.read() as conn:
+        row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
+    if _registry is None or not row.provider_call_id:
+        raise TransferUnavailable("this call has no carrier call to transfer")
+    version = await version_by_id(db, row.org_id, row.agent_version_id)
+    try:
+        carrier = _registry.get(version.settings.phone.provider)
+    except UnknownCarrier as exc:
+        raise TransferUnavailable(str(exc)) from exc
+    await carrier.transfer(row.provider_call_id, to)

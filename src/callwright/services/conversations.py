@@ -36,6 +36,7 @@ def conversation_out(row: Row[Any] | Any) -> Conversation:
         scheduled_for=row.scheduled_for, started_at=row.started_at, answered_at=row.answered_at,
         ended_at=row.ended_at, duration_ms=row.duration_ms, attempt=row.attempt, retry_of=_s(row.retry_of),
         latency=row.latency, dynamic_context=row.dynamic_context, render_errors=row.render_errors,
+        tool_calls=row.tool_calls or [], transferred_to=row.transferred_to,
     )
 
 

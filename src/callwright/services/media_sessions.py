@@ -16,7 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from callwright.dialogue.base import Dialogue
 from callwright.dialogue.factory import DialogueUnavailable, build_dialogue
+from callwright.dialogue.inputs import DialogueDeps, DialogueInputs
+from callwright.dialogue.llm_endpoint import ModelServers
 from callwright.domain.agent import AgentSettings
 from callwright.domain.call import LIVE_STATUSES
 from callwright.domain.pii import redact, redact_obj
@@ -25,8 +28,9 @@ from callwright.observability import LIVE_CALLS, TURN_LATENCY, call_id_var, trac
 from callwright.services import call_state, live_calls
 from callwright.services.agents import version_by_id
 from callwright.services.call_start import PreparedCall, prepare_call
-from callwright.services.carriers import carrier_hang_up
+from callwright.services.carriers import carrier_hang_up, carrier_transfer
 from callwright.services.dialer import hash_token
+from callwright.services.http_tools import HttpToolRunner
 from callwright.services.secrets import SecretBox
 from callwright.store.db import Database
 from callwright.store.tables import calls
@@ -61,15 +65,46 @@ def session_config(settings: AgentSettings, row: Row[Any], voicemail_message: st
     )
 
 
+def dialogue_inputs(settings: AgentSettings, row: Row[Any], prepared: PreparedCall) -> DialogueInputs:
+    """The rendered texts a call's dialogue runs with; a follow-up call's language wins."""
+    retry = row.retry_context or None
+    language = (retry or {}).get("language") or settings.language
+    return DialogueInputs(
+        variables=prepared.variables,
+        first_message=prepared.first_message,
+        instructions=prepared.prompt,
+        retry_context=retry,
+        language=str(language),
+    )
+
+
+async def _close_dialogue(dialogue: Dialogue) -> None:
+    """An LLM dialogue holds HTTP connections (and maybe a protected tool call): release them."""
+    aclose = getattr(dialogue, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:
+        log.exception("closing the dialogue failed")
+
+
 class MediaSessions:
     """Accepts carrier media streams for this process's calls."""
 
     def __init__(
-        self, db: Database, data_dir: Path, runner_id: str, http: SafeHttpClient, secrets: SecretBox
+        self,
+        db: Database,
+        data_dir: Path,
+        runner_id: str,
+        http: SafeHttpClient,
+        secrets: SecretBox,
+        servers: ModelServers | None = None,
     ) -> None:
         self.db = db
         self.http = http
         self.secrets = secrets
+        self.deps = DialogueDeps(servers=servers or ModelServers(), tools=HttpToolRunner(http, secrets))
         self.recordings = data_dir / "recordings"
         self.runner_id = runner_id
         self.active: dict[uuid.UUID, CallSession] = {}
@@ -98,7 +133,7 @@ class MediaSessions:
             settings = version.settings
             # The dynamic context is fetched and the texts rendered for real now, as the call starts.
             prepared = await prepare_call(self.db, self.http, self.secrets, row, settings)
-            dialogue = build_dialogue(settings, prepared.variables, prepared.first_message)
+            dialogue = build_dialogue(settings, dialogue_inputs(settings, row, prepared), self.deps)
             transcriber = build_transcriber(settings.transcriber)
             synthesizer = build_synthesizer(settings.voice)
         except (ProviderUnavailable, DialogueUnavailable) as exc:
@@ -120,8 +155,11 @@ class MediaSessions:
                 )
                 wake.set()
 
+        async def transfer(to: str) -> None:
+            await carrier_transfer(self.db, call_id, to)
+
         config = session_config(settings, row, prepared.voicemail_message)
-        session = CallSession(transport, dialogue, transcriber, synthesizer, config, on_event)
+        session = CallSession(transport, dialogue, transcriber, synthesizer, config, on_event, transfer=transfer)
         self.active[call_id] = session
         live_calls.register(call_id, session.request_hangup)
         LIVE_CALLS.inc()
@@ -136,6 +174,7 @@ class MediaSessions:
             LIVE_CALLS.dec()
             live_calls.unregister(call_id)
             self.active.pop(call_id, None)
+            await _close_dialogue(dialogue)
         try:
             await self._store(call_id, result, prepared, settings.redact_pii)
         finally:
@@ -216,8 +255,9 @@ class MediaSessions:
         if result.outcome and "outcome" not in results:
             results["outcome"] = result.outcome
         transcript = [t.to_dict() for t in result.transcript]
+        tool_calls = list(result.tool_calls)
         if redact_pii:
-            transcript, results = redact_obj(transcript), redact_obj(results)
+            transcript, results, tool_calls = redact_obj(transcript), redact_obj(results), redact_obj(tool_calls)
         latency = result.latency.to_dict()
         if prepared is not None and prepared.dynamic_context_ms is not None:
             # The fetch itself, and how long the answered caller waited for it (0 when it
@@ -240,6 +280,8 @@ class MediaSessions:
             results=results,
             latency=latency,
             recording_path=recording_path,
+            tool_calls=tool_calls,
+            transferred_to=result.transferred_to,
         )
         if not stored:
             # Already closed (e.g. canceled through the API): keep what the session heard anyway.
@@ -252,6 +294,7 @@ class MediaSessions:
                         results=results,
                         latency=latency,
                         recording_path=recording_path,
+                        tool_calls=tool_calls,
                         updated_at=utcnow(),
                     )
                 )

@@ -32,6 +32,21 @@ def contact_mapping(contact: ContactRow | None) -> dict[str, Any] | None:
     }
 
 
+GUARDRAIL_TAGS = ("guardrail", "guardrails")
+
+
+def _unplaced_guardrail(prompt: str, call_variables: dict[str, Any]) -> str:
+    """Seed 004 injects instructions per call as a ``guardrail`` prompt tag. A prompt that places
+    it (``{{ guardrail }}``) gets it there; otherwise it is appended as its own section, so the
+    instruction is never silently dropped."""
+    texts = [
+        str(call_variables[tag]).strip()
+        for tag in GUARDRAIL_TAGS
+        if tag in call_variables and tag not in prompt and str(call_variables[tag] or "").strip()
+    ]
+    return "\n".join(texts)
+
+
 def render_call_texts(
     *,
     settings: AgentSettings,
@@ -89,6 +104,9 @@ def render_call_texts(
         (campaign or {}).get("context"),
         call_context,
     )
+    guardrail = _unplaced_guardrail(settings.prompt, call_variables)
+    if guardrail:
+        prompt = f"{prompt}\n\n## Guardrails\n{guardrail}" if prompt else f"## Guardrails\n{guardrail}"
     voicemail = settings.voicemail
     voicemail_message = (
         checked("voicemail.message", voicemail.message)

@@ -131,6 +131,8 @@ calls = sa.Table(
     sa.Column("render_inputs", Json, nullable=True),
     sa.Column("analysis_state", sa.String(16), nullable=True),
     sa.Column("analysis_claimed_until", UTCDateTime, nullable=True),
+    sa.Column("tool_calls", Json, nullable=True),
+    sa.Column("transferred_to", sa.String(32), nullable=True),
     sa.Index("ix_calls_org_created", "org_id", "created_at", "id"),
     sa.Index("ix_calls_status_due", "status", "scheduled_for"),
     sa.Index("ix_calls_org_agent", "org_id", "agent_id"),

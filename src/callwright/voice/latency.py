@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-COMPONENTS = ("endpointing", "stt", "dialogue", "tts", "overhead", "total")
+COMPONENTS = ("endpointing", "stt", "dialogue", "tools", "tts", "overhead", "total")
 
 
 @dataclass
@@ -33,6 +33,8 @@ class TurnTimer:
     tts_start: float | None = None
     tts_first_byte: float | None = None
     first_audio: float | None = None
+    tools: float = 0.0
+    """Seconds of tool calls the caller waited on before the first words (no filler spoken)."""
 
     @property
     def complete(self) -> bool:
@@ -48,10 +50,12 @@ class TurnTimer:
         tts = 0.0
         if self.tts_start is not None and self.tts_first_byte is not None:
             tts = _ms(self.tts_first_byte - self.tts_start)
+        tools = _ms(self.tools)
         parts = {
             "endpointing": _ms(endpoint - self.speech_end),
             "stt": _ms(stt_done - endpoint),
-            "dialogue": _ms(dialogue_first - stt_done),
+            "dialogue": max(0.0, _ms(dialogue_first - stt_done) - tools),
+            "tools": tools,
             "tts": tts,
         }
         total = _ms(self.first_audio - self.speech_end)
@@ -68,6 +72,7 @@ class TurnLatency:
     stt: float
     dialogue: float
     tts: float
+    tools: float
     overhead: float
     total: float
 

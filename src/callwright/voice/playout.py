@@ -131,6 +131,17 @@ class Playout:
         self._wake.set()
         return sentence
 
+    def play(self, frames: list[bytes], text: str = "") -> Sentence:
+        """Queue ready-made audio (key-press tones) in order with the speech; ``text`` is what
+        the transcript shows of it (nothing, by default)."""
+        self._numbers += 1
+        sentence = Sentence(text=text, number=self._numbers, synthesized=True)
+        self._add_frames(sentence, list(frames))
+        self._items.append(sentence)
+        self._settled.clear()
+        self._wake.set()
+        return sentence
+
     def end_turn(self, mark: str) -> None:
         """Follow the last queued sentence with ``mark`` (its own mark if still unsent)."""
         pending = self._items[self._cursor :]

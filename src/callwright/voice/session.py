@@ -15,15 +15,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from callwright.dialogue.base import Dialogue, DialogueEvent, End, Listen, UserInput
+from callwright.dialogue.base import (
+    Dialogue,
+    DialogueEvent,
+    End,
+    Listen,
+    PressDigits,
+    ToolFinished,
+    ToolStarted,
+    Transfer,
+    TurnEnd,
+    UserInput,
+)
 from callwright.voice.agent_turn import AgentTurn
 from callwright.voice.audio import FRAME_MS
 from callwright.voice.dialogue_turn import speak_turn, split_text
+from callwright.voice.dtmf import InvalidDigits, dtmf_frames
 from callwright.voice.latency import LatencyTracker, TurnTimer
 from callwright.voice.listener import (
     BeepEnded,
@@ -44,6 +57,7 @@ from callwright.voice.session_types import (
     SessionResult,
     SessionStatus,
     StateEvent,
+    ToolEvent,
     TranscriptEvent,
     TranscriptTurn,
 )
@@ -59,6 +73,8 @@ from callwright.voice.transport import (
 from callwright.voice.tts.base import Synthesizer
 from callwright.voice.turns import BargeInPolicy, DtmfCollector
 from callwright.voice.voicemail import VoicemailWait
+
+log = logging.getLogger("callwright.session")
 
 TICK_S = 0.05
 LISTEN_PREFIX = "listen:"
@@ -79,7 +95,7 @@ class _Dtmf:
 
 @dataclass(frozen=True)
 class _DialogueDone:
-    event: Listen | End | None
+    event: TurnEnd | None
     error: str | None = None
 
 
@@ -89,6 +105,9 @@ class _Hangup:
 
 
 _Control = Signal | _StreamEnded | _Dtmf | _DialogueDone | _Hangup
+
+Transferrer = Callable[[str], Awaitable[None]]
+"""Asks the carrier to connect the caller to a number (cold transfer); raises when it cannot."""
 
 
 class CallSession:
@@ -103,9 +122,11 @@ class CallSession:
         config: SessionConfig | None = None,
         on_event: EventHandler | None = None,
         clock: Callable[[], float] = time.monotonic,
+        transfer: Transferrer | None = None,
     ) -> None:
         self.transport = transport
         self.dialogue = dialogue
+        self._transfer = transfer
         self.config = config or SessionConfig()
         self._on_event = on_event
         self._clock = clock
@@ -148,6 +169,9 @@ class CallSession:
         self._last_frame_at = 0.0
         self._result: SessionResult | None = None
         self._hangup_requested: str | None = None
+        self._tool_calls: dict[str, dict[str, Any]] = {}
+        self._transfer_to: str | None = None
+        self._transferring = False
 
     # --- public --------------------------------------------------------------------------
 
@@ -240,7 +264,7 @@ class CallSession:
                 timer.dialogue_first = self._clock()
 
         try:
-            ended = await speak_turn(events, self._say, first_say)
+            ended = await speak_turn(events, self._say, first_say, self._action)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -257,6 +281,35 @@ class CallSession:
         if self._agent_turn is not None:
             self._agent_turn.add(sentence)
         self._emit(TranscriptEvent("agent", text))
+
+    def _action(self, event: DialogueEvent) -> None:
+        """Record tool calls as they start and finish; play key presses in-band, in order with
+        the speech around them (a phone menu hears tones, whatever the carrier)."""
+        now_ms = round(self._stream_ms(self._clock()))
+        if isinstance(event, ToolStarted):
+            self._tool_calls[event.call_id] = {
+                "id": event.call_id, "name": event.name, "kind": event.kind, "arguments": event.arguments,
+                "start_ms": now_ms, "end_ms": None, "ok": None, "result": None, "duration_ms": None,
+            }
+            self._emit(ToolEvent(event.name, event.kind, "started", arguments=event.arguments))
+        elif isinstance(event, ToolFinished):
+            record = self._tool_calls.setdefault(
+                event.call_id,
+                {"id": event.call_id, "name": event.name, "kind": "http", "arguments": {}, "start_ms": None},
+            )
+            record.update(end_ms=now_ms, ok=event.ok, result=event.result, duration_ms=round(event.duration_ms, 1))
+            timer = self._latency.current
+            if timer is not None and timer.dialogue_first is None:
+                timer.tools += event.duration_ms / 1000  # the caller waited on it, not on the model
+            self._emit(ToolEvent(event.name, record.get("kind", "http"), "finished", ok=event.ok, result=event.result))
+        elif isinstance(event, PressDigits):
+            try:
+                frames = dtmf_frames(event.digits)
+            except InvalidDigits:
+                return  # the dialogue validates digits; nothing playable is not a reason to fail the call
+            sentence = self.playout.play(frames)
+            if self._agent_turn is not None:
+                self._agent_turn.add(sentence)
 
     def _on_frame(self, sentence: Sentence, frame: bytes, play_at: float) -> None:
         if sentence.stream_start_ms is None:
@@ -368,6 +421,12 @@ class CallSession:
         turn = turn_in_progress.to_transcript(self._stream_ms, self._clock(), interrupted)
         if turn is not None:
             self._transcript.append(turn)
+        if self._mode == "conversation":
+            # The dialogue's history is what the caller heard, not what was generated.
+            try:
+                self.dialogue.heard(turn.text if turn is not None else "", interrupted)
+            except Exception:  # a dialogue bug here must not take the call down
+                log.exception("dialogue.heard failed")
         return turn
 
     async def _digit(self, signal: _Dtmf) -> None:
@@ -401,6 +460,10 @@ class CallSession:
         elif isinstance(signal.event, End):
             self._outcome = signal.event.outcome
             self._end_after_playout("completed", signal.event.reason)
+        elif isinstance(signal.event, Transfer):
+            self._outcome = signal.event.outcome
+            self._transfer_to = signal.event.to
+            self._end_after_playout("completed", "transfer")
         else:
             self._emit(StateEvent("listening"))
 
@@ -471,7 +534,7 @@ class CallSession:
         self.playout.expire(now)
         if self._ending is not None:
             if not self.playout.busy or now >= self._ending_deadline:
-                await self._finish(*self._ending)
+                await self._end_now()
             return
         if self._greet_at is not None and now >= self._greet_at:
             self._greet_at = None
@@ -499,6 +562,19 @@ class CallSession:
             await self._finish("completed", "silence_timeout")
 
     # --- the end -------------------------------------------------------------------------
+
+    async def _end_now(self) -> None:
+        """The agent's last words have played: hang up, or hand the caller over first."""
+        assert self._ending is not None
+        if self._ending[1] == "transfer" and self._transfer_to and not self._transferring:
+            self._transferring = True
+            if self._transfer is not None:
+                try:
+                    await self._transfer(self._transfer_to)
+                except Exception as exc:
+                    await self._finish("completed", "transfer_failed", f"{type(exc).__name__}: {exc}")
+                    return
+        await self._finish(*self._ending)
 
     async def _stream_ended(self, error: str | None) -> None:
         if error is not None:
@@ -541,6 +617,8 @@ class CallSession:
             duration_ms=round((now - self._t0) * 1000),
             error=error,
             frame_lateness_ms=self.playout.lateness_ms,
+            tool_calls=list(self._tool_calls.values()),
+            transferred_to=self._transfer_to if reason == "transfer" else None,
         )
         self._emit(StateEvent("ended", reason))
 

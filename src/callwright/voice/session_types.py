@@ -116,7 +116,19 @@ class StateEvent:
     detail: str = ""
 
 
-SessionEvent = TranscriptEvent | StateEvent
+@dataclass(frozen=True)
+class ToolEvent:
+    """Live: a tool call ``started`` or ``finished`` (with ``ok`` and its ``result``)."""
+
+    name: str
+    kind: str
+    phase: Literal["started", "finished"]
+    arguments: dict[str, Any] = field(default_factory=dict)
+    ok: bool | None = None
+    result: Any = None
+
+
+SessionEvent = TranscriptEvent | StateEvent | ToolEvent
 EventHandler = Callable[[SessionEvent], None]
 
 
@@ -138,3 +150,7 @@ class SessionResult:
     frame_lateness_ms: list[float] = field(default_factory=list)
     stream_sid: str = ""
     call_sid: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Every tool call of the conversation: id, name, kind, arguments, start_ms/end_ms (stream
+    clock), ok, result, duration_ms."""
+    transferred_to: str | None = None

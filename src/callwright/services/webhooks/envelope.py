@@ -77,10 +77,13 @@ def build(
     analysis = call.analysis
     results = dict(call.results or {})
     placeholders = placeholders_data(settings, dict(call.variables or {}), call.first_message)
+    # Tool calls are part of the conversation record: sent with the transcript, not without it.
+    tool_calls = list(getattr(call, "tool_calls", None) or []) if include_transcript and not started else []
     if settings.redact_pii:
         body = redact(body) if body is not None else None
         results = redact_obj(results)
         placeholders = redact_obj(placeholders)
+        tool_calls = redact_obj(tool_calls)
     files: list[dict[str, Any]] = []
     if not started:
         if include_recording and attachments.recording:
@@ -122,6 +125,8 @@ def build(
         "user_id": None,
         "call_source": call.call_source,
         "results": results,
+        "tool_calls": tool_calls,
+        "transferred_to": getattr(call, "transferred_to", None),
         "retry": {
             "attempt_number": retry.attempt_number,
             "max_attempts": retry.max_attempts,
