@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +150,8 @@ class LlmDialogue:
         self._tail = ""  # the last text said this turn (spacing of the lines we add)
         self._pending: dict[str, _PendingTool] = {}
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
+        # A conversation its owner forgot to close still releases its connections (quietly).
+        weakref.finalize(self, _close_forgotten, self._clients)
 
     @property
     def ended(self) -> bool:
@@ -209,10 +212,9 @@ class LlmDialogue:
             await asyncio.wait(running, timeout=longest + TOOL_GRACE_S)
         for entry in list(self._pending.values()):
             self._collect(entry)
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            with contextlib.suppress(Exception):
-                await client.close()
+        clients = list(self._clients.values())
+        self._clients.clear()
+        await _close_clients(clients)
 
     # --- one turn ------------------------------------------------------------------------
 
@@ -504,3 +506,27 @@ def _remove(messages: list[Message], message: Message) -> None:
         if item is message:
             del messages[i]
             return
+
+
+_closing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
+
+
+async def _close_clients(clients: list[AsyncOpenAI]) -> None:
+    for client in clients:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+def _close_forgotten(clients: dict[tuple[str, str], AsyncOpenAI]) -> None:
+    """Close the clients of a dialogue collected without ``aclose`` on the running loop (their
+    sockets would otherwise be dropped open, with a ResourceWarning each)."""
+    if not clients:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop left (interpreter exit): nothing can close them now
+        return
+    task = loop.create_task(_close_clients(list(clients.values())))
+    clients.clear()
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
