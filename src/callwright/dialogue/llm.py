@@ -265,7 +265,12 @@ class LlmDialogue:
 
     async def _ask(self, step: _Round) -> AsyncGenerator[DialogueEvent, None]:
         """One model request, streamed into ``step.message``; on failure the same request goes
-        once to the fallback model (after the words already spoken, which stay said)."""
+        once to the fallback model (after the words already spoken, which stay said).
+
+        Each fragment is passed on when the next one arrives, so the last one can be marked
+        ``complete``: the session then speaks a reply's last sentence at once, even when the
+        reply goes on to call a tool instead of ending the turn. (The splitter could not end
+        that sentence before the next fragment anyway, so this costs no time.)"""
         for endpoint in self._endpoints():
             messages = request_messages(self.system_message, self.messages)
             message: Message = {"role": "assistant", "content": ""}
@@ -273,6 +278,8 @@ class LlmDialogue:
             reply = StreamedReply()
             record: dict[str, Any] = {"model": endpoint.model, "turn": self._turn, "ok": False}
             self.requests.append(record)
+            failure: ModelFailure | None = None
+            held = ""
             try:
                 deltas = stream_reply(
                     self._client(endpoint),
@@ -286,21 +293,25 @@ class LlmDialogue:
                 )
                 async with contextlib.aclosing(deltas):
                     async for delta in deltas:
-                        message["content"] += delta
-                        self._tail = delta
-                        yield Say(delta, complete=False)
+                        if held:
+                            yield self._fragment(message, held, complete=False)
+                        held = delta
                 record["ok"] = True
-            except ModelFailure as failure:
-                record["error"] = str(failure)
-                self._record_error(endpoint.model, str(failure))
-                if not message["content"]:
-                    _remove(self.messages, message)
-                continue
+            except ModelFailure as exc:
+                failure = exc
+                record["error"] = str(exc)
+                self._record_error(endpoint.model, str(exc))
             finally:
                 record["ttft_ms"] = reply.ttft_ms()
                 record["total_ms"] = reply.total_ms()
                 if not record["ok"] and "error" not in record:
                     record["error"] = "interrupted"
+            if held:
+                yield self._fragment(message, held, complete=failure is None)
+            if failure is not None:
+                if not message["content"]:
+                    _remove(self.messages, message)
+                continue
             step.message = message
             step.model_spoke = bool(message["content"].strip())
             step.calls = tool_call_list(reply, f"call_{self._turn}_{len(self.requests)}")
@@ -308,6 +319,16 @@ class LlmDialogue:
                 message["tool_calls"] = assistant_tool_calls(step.calls)
             return
         step.failed = True
+
+    def _fragment(self, message: Message, text: str, complete: bool) -> Say:
+        """A piece of the model's reply, said and kept; a space where a new request's words
+        would otherwise run into the last ones ("look.You")."""
+        gap = ""
+        if not message["content"] and self._tail and not self._tail[-1].isspace() and not text[0].isspace():
+            gap = " "
+        message["content"] += text
+        self._tail = text
+        return Say(gap + text, complete=complete)
 
     def _give_up(self) -> list[DialogueEvent]:
         message: Message = {"role": "assistant", "content": ""}
