@@ -8,11 +8,13 @@ import gc
 import json
 import warnings
 
-from tests.dialogue.llm_support import KEY, PRIMARY, make, roles, run, said, timed
-from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.dialogue.llm_support import KEY, PRIMARY, ScriptedTools, barge_in, http_tool, make, roles, run, said, timed
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, ToolCall
 
-from callwright.dialogue.base import End, Listen, Say, UserInput
+from callwright.dialogue.base import End, Listen, Say, ToolStarted, UserInput
+from callwright.dialogue.inputs import DialogueDeps
 from callwright.dialogue.llm import LlmDialogue
+from callwright.dialogue.llm_endpoint import ModelServers
 from callwright.domain.agent import EndCallTool
 from callwright.domain.expectation import Expectation
 
@@ -194,3 +196,43 @@ async def test_a_dialogue_nobody_closed_goes_quietly() -> None:
             gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
+
+
+async def test_a_restored_conversation_that_had_ended_stays_ended() -> None:
+    async with FakeOpenAIServer(api_key=KEY) as fake:
+        fake.script(Reply.tool_call("end_call", {}))
+        first = make(fake, tools=[EndCallTool(type="end_call")])
+        await run(first.start())
+        await first.aclose()
+        second = LlmDialogue.restore(first.config, [], first.inputs, first.deps, first.snapshot())
+        events = await run(second.respond(UserInput(text="Hello?")))
+        await second.aclose()
+    assert events == [End("completed")]
+    assert len(fake.completions) == 1
+
+
+async def test_a_tool_running_when_the_snapshot_was_taken_is_answered_as_interrupted() -> None:
+    caller = ScriptedTools(delay_s=0.3)
+    async with FakeOpenAIServer(api_key=KEY) as fake:
+        fake.script(Reply.tools(ToolCall("lookup_balance", {"account_id": "A-7"}, id="call_1")))
+        first = make(fake, tools=[http_tool(filler=None)], caller=caller)
+        await barge_in(first.start(), lambda e: isinstance(e, ToolStarted))
+        saved = first.snapshot()
+        await first.aclose()
+        second = LlmDialogue.restore(first.config, [http_tool()], first.inputs, first.deps, saved)
+        fake.script(Reply.text("Sorry, where were we?"))
+        await run(second.respond(UserInput(text="Hello?")))
+        await second.aclose()
+    tool = fake.last["messages"][-2]
+    assert tool["role"] == "tool" and tool["tool_call_id"] == "call_1"
+    assert json.loads(tool["content"])["error"].startswith("interrupted")
+
+
+async def test_a_model_server_the_client_cannot_use_is_a_model_error_not_an_exception() -> None:
+    async with FakeOpenAIServer(api_key=KEY) as fake:
+        dialogue = make(fake)
+        dialogue.deps = DialogueDeps(servers=ModelServers(default_base_url="http://[::1", default_api_key=KEY))
+        events = await run(dialogue.start())
+        await dialogue.aclose()
+    assert events[-1] == End("model_error", reason="model_error")
+    assert dialogue.results["model_errors"][0]["model"] == PRIMARY

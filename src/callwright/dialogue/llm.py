@@ -260,7 +260,11 @@ class LlmDialogue:
         key = (endpoint.base_url, endpoint.api_key)
         client = self._clients.get(key)
         if client is None:
-            client = self._clients[key] = new_client(endpoint.base_url, endpoint.api_key, self.config.timeout_s)
+            try:
+                client = new_client(endpoint.base_url, endpoint.api_key, self.config.timeout_s)
+            except Exception as exc:  # a server address the client cannot use is a failed request
+                raise ModelFailure(f"cannot use the model server ({type(exc).__name__})") from exc
+            self._clients[key] = client
         return client
 
     async def _ask(self, step: _Round) -> AsyncGenerator[DialogueEvent, None]:
