@@ -9,7 +9,8 @@ from typing import Any
 from callwright.dialogue.base import Dialogue
 from callwright.dialogue.flow import FlowDialogue
 from callwright.dialogue.inputs import DialogueDeps, DialogueInputs
-from callwright.domain.agent import AgentSettings, LlmDialogueConfig
+from callwright.dialogue.llm import LlmDialogue
+from callwright.domain.agent import AgentSettings, EndCallTool, LlmDialogueConfig, Tool
 from callwright.domain.flow import Flow
 
 # An agent with no dialogue configured still holds a sensible conversation offline: it greets,
@@ -36,6 +37,15 @@ def unavailable_reason(settings: AgentSettings, deps: DialogueDeps) -> str | Non
     return None
 
 
+def llm_tools(settings: AgentSettings) -> list[Tool]:
+    """The agent's tools, plus ``end_call`` when it declares none: a prompted conversation must
+    always be able to end (declaring ``end_call`` is how to change its description)."""
+    tools = list(settings.tools)
+    if not any(isinstance(tool, EndCallTool) for tool in tools) and all(t.name != "end_call" for t in tools):
+        tools.append(EndCallTool(type="end_call"))
+    return tools
+
+
 def build_dialogue(
     settings: AgentSettings,
     inputs: DialogueInputs,
@@ -49,7 +59,10 @@ def build_dialogue(
         reason = deps.servers.unavailable(config)
         if reason is not None:
             raise DialogueUnavailable(reason)
-        raise DialogueUnavailable("the llm dialogue engine is not part of this build yet")
+        tools = llm_tools(settings)
+        if snapshot is not None:
+            return LlmDialogue.restore(config, tools, inputs, deps, snapshot)
+        return LlmDialogue(config, tools, inputs, deps)
     flow = Flow.model_validate(config.flow if config is not None else DEFAULT_FLOW)
     if snapshot is not None:
         return FlowDialogue.restore(flow, inputs.variables, snapshot, inputs.first_message)
