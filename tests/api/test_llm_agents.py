@@ -99,3 +99,19 @@ def test_a_text_chat_ends_when_the_model_calls_end_call(llm_api: httpx.Client, f
     assert reply["replies"] == ["Hi.", "Bye now."]
     assert reply["ended"] is True and reply["outcome"] == "completed"
     assert [c["name"] for c in reply["tool_calls"]] == ["end_call"]
+
+
+def test_an_agent_model_server_at_a_private_address_is_refused(api: httpx.Client) -> None:
+    r = api.post("/v1/agents", json={
+        "name": "Sneaky", "dialogue": {**LLM, "base_url": "http://169.254.169.254/v1"},
+    })
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "dialogue", "base_url"]
+
+
+def test_a_fallback_model_server_at_a_private_address_is_refused(api: httpx.Client) -> None:
+    r = api.post("/v1/agents", json={
+        "name": "Sneaky", "dialogue": {**LLM, "fallback": {"model": "m", "base_url": "http://10.0.0.7/v1"}},
+    })
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "dialogue", "fallback", "base_url"]

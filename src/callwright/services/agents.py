@@ -13,7 +13,15 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Row
 
-from callwright.domain.agent import AgentCreate, AgentOut, AgentSettings, AgentUpdate, AgentVersionOut, HttpTool
+from callwright.domain.agent import (
+    AgentCreate,
+    AgentOut,
+    AgentSettings,
+    AgentUpdate,
+    AgentVersionOut,
+    HttpTool,
+    LlmDialogueConfig,
+)
 from callwright.net import InvalidHeader, validate_headers
 from callwright.services.agent_secrets import mask_secrets, seal_secrets
 from callwright.services.errors import Conflict, InvalidInput, NotFound
@@ -53,6 +61,23 @@ async def _check_context_url(settings: AgentSettings, allow_private_urls: bool) 
         await check_customer_url(str(url), allow_private=allow_private_urls, loc=["body", "dynamic_context", "url"])
 
 
+async def _check_model_servers(settings: AgentSettings, allow_private_urls: bool) -> None:
+    """An agent's own model server is a customer URL like any other: it may not point the
+    platform at a private address (the operator's OPENAI_BASE_URL may)."""
+    dialogue = settings.dialogue
+    if not isinstance(dialogue, LlmDialogueConfig):
+        return
+    if dialogue.base_url is not None:
+        await check_customer_url(
+            str(dialogue.base_url), allow_private=allow_private_urls, loc=["body", "dialogue", "base_url"]
+        )
+    if dialogue.fallback.base_url is not None:
+        await check_customer_url(
+            str(dialogue.fallback.base_url), allow_private=allow_private_urls,
+            loc=["body", "dialogue", "fallback", "base_url"],
+        )
+
+
 async def _check_tools(settings: AgentSettings, allow_private_urls: bool) -> None:
     """Refuse, at save time, an HTTP tool that could never be called: a URL at a private address
     (the client refuses it again at call time) or a header the client sets itself. The URLs are
@@ -84,6 +109,7 @@ async def create_agent(
     settings = AgentSettings.model_validate(body.model_dump(exclude={"name"}))
     await _check_context_url(settings, allow_private_urls)
     await _check_tools(settings, allow_private_urls)
+    await _check_model_servers(settings, allow_private_urls)
     config = seal_secrets(_config(settings), None, box)
     async with db.tx() as conn:
         await conn.execute(
@@ -151,6 +177,8 @@ async def update_agent(
         await _check_context_url(settings, allow_private_urls)
     if "tools" in changes:
         await _check_tools(settings, allow_private_urls)
+    if "dialogue" in changes:
+        await _check_model_servers(settings, allow_private_urls)
     now = utcnow()
     version_id = uuid.uuid4()
     config = _config(settings)
