@@ -299,3 +299,33 @@ def test_a_model_server_that_fails_mid_call_ends_it_politely_and_says_why(
     assert record["end_reason"] == "model_error"
     assert "having trouble" in agent_lines(record)
     assert record["results"]["model_errors"][0]["model"] == "fake-model"
+
+
+def test_a_hanging_tool_gets_a_filler_line_and_the_model_is_told_while_the_call_goes_on(
+    llm_server: VoiceServer, model: Model
+) -> None:
+    def brain(body: dict[str, Any]) -> Reply:
+        result = last_tool_result(body)
+        if result is not None and "error" in result:
+            return Reply.text("Sorry, I cannot reach our order system right now.")
+        if last_user(body) == "Where is my order?":
+            return Reply.tool_call("order_status", {"order_id": "A-17"})
+        return Reply.tool_call("end_call", {"closing_line": "Goodbye."})
+
+    model.reset(brain)
+    lines = ["Where is my order?", "Okay."]
+    with ToolEndpoint() as endpoint:
+        endpoint.hang = True
+        agent_id = agent(
+            llm_server, first_message="Hello, this is Acme.", callee_lines=lines,
+            tools=[{"name": "order_status", "url": endpoint.url + "/orders", "timeout_s": 2,
+                    "filler": "One moment while I check that.", "filler_after_s": 0.5,
+                    "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}],
+        )
+        record = call(llm_server, agent_id, lines)
+        endpoint.release.set()
+    spoken = agent_lines(record)
+    assert record["status"] == "completed" and record["end_reason"] == "agent_hangup", record
+    assert spoken.index("One moment while I check that.") < spoken.index("Sorry, I cannot reach our order system")
+    (lookup,) = [c for c in record["tool_calls"] if c["name"] == "order_status"]
+    assert lookup["ok"] is False and "2" in str(lookup["result"])
