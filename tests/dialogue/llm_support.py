@@ -156,3 +156,20 @@ def tool_events(events: Sequence[DialogueEvent]) -> list[ToolStarted | ToolFinis
 
 def roles(body: Mapping[str, Any]) -> list[str]:
     return [message["role"] for message in body["messages"]]
+
+
+async def cancel_after(events: AsyncIterator[DialogueEvent], seconds: float) -> list[DialogueEvent]:
+    """Iterate a turn in a task and cancel it (a barge-in) after ``seconds``."""
+    seen: list[DialogueEvent] = []
+
+    async def consume() -> None:
+        async with contextlib.aclosing(events):  # type: ignore[type-var]
+            async for event in events:
+                seen.append(event)
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(seconds)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return seen

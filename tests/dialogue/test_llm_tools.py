@@ -8,7 +8,17 @@ import asyncio
 import json
 from typing import Any
 
-from tests.dialogue.llm_support import KEY, ScriptedTools, barge_in, http_tool, make, run, said, tool_events
+from tests.dialogue.llm_support import (
+    KEY,
+    ScriptedTools,
+    barge_in,
+    cancel_after,
+    http_tool,
+    make,
+    run,
+    said,
+    tool_events,
+)
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, ToolCall
 
 from callwright.dialogue.base import (
@@ -192,6 +202,28 @@ async def test_a_tool_call_survives_a_barge_in_and_its_result_reaches_the_next_r
         ("assistant", "Booking it"),
         ("tool", '{"booked": true}'),
         ("user", "Sorry, go on."),
+    ]
+
+
+async def test_a_barge_in_while_an_earlier_tool_finishes_loses_neither_words_nor_history() -> None:
+    caller = ScriptedTools(ToolOutcome(ok=True, result={"booked": True}), delay_s=0.4)
+    tool = http_tool(name="book", filler=None, parameters={"type": "object", "properties": {}})
+    async with FakeOpenAIServer(api_key=KEY) as fake:
+        fake.script(Reply.tools(ToolCall("book", {}, id="call_book"), content="Booking it now."))
+        dialogue = make(fake, tools=[tool], caller=caller)
+        await barge_in(dialogue.start(), lambda e: isinstance(e, ToolStarted))
+        dialogue.heard("Booking it now.", interrupted=True)
+        await cancel_after(dialogue.respond(UserInput(text="For Tuesday.")), 0.05)  # still waiting on the tool
+        dialogue.heard("", interrupted=True)
+        await asyncio.wait_for(caller.finished.wait(), 2)
+        fake.script(Reply.text("Done, Tuesday it is."))
+        await run(dialogue.respond(UserInput(text="Hello?")))
+        await dialogue.aclose()
+    assert [(m["role"], m.get("content")) for m in fake.last["messages"][1:]] == [
+        ("assistant", "Booking it now."),
+        ("tool", '{"booked": true}'),
+        ("user", "For Tuesday."),
+        ("user", "Hello?"),
     ]
 
 

@@ -60,6 +60,7 @@ from callwright.dialogue.llm_stream import (
     stream_reply,
     tool_call_list,
 )
+from callwright.dialogue.llm_tool_tasks import INTERRUPTED, TOOL_GRACE_S, RunningTool, ToolTasks
 from callwright.dialogue.llm_tools import (
     AgentTool,
     ToolRequestError,
@@ -78,27 +79,12 @@ logger = logging.getLogger(__name__)
 MAX_ROUNDS = 5
 """Model requests per caller turn (a model that calls tools in a loop must not talk forever)."""
 
-TOOL_GRACE_S = 2.0
-"""How long past a tool's own timeout the dialogue waits for its caller before giving up."""
-
 OUTCOME_COMPLETED = "completed"
 OUTCOME_TRANSFERRED = "transferred"
 OUTCOME_MODEL_ERROR = "model_error"
-INTERRUPTED = "interrupted: the call moved on before this tool call finished"
 
 _OPEN_SPEECH = Expectation(kind="text")
 _SNAPSHOT_VERSION = 1
-
-
-@dataclass
-class _PendingTool:
-    """An HTTP tool running in its own task: it outlives a cancelled turn."""
-
-    call_id: str
-    name: str
-    tool: HttpTool
-    task: asyncio.Task[tuple[bool, Any, float]]
-    started: float
 
 
 @dataclass
@@ -148,7 +134,7 @@ class LlmDialogue:
         self._turn = 0
         self._turn_from = 0  # index in messages where the current agent turn began
         self._tail = ""  # the last text said this turn (spacing of the lines we add)
-        self._pending: dict[str, _PendingTool] = {}
+        self._tool_tasks = ToolTasks(self.deps.tools)
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
         # A conversation its owner forgot to close still releases its connections (quietly).
         weakref.finalize(self, _close_forgotten, self._clients)
@@ -165,10 +151,10 @@ class LlmDialogue:
 
     async def start(self) -> AsyncGenerator[DialogueEvent, None]:
         """The greeting: the first message as written, or the model's opening."""
+        self._begin_turn()
         if self._outcome is not None:
             yield End(self._outcome)
             return
-        self._begin_turn()
         if self._started:  # greeted already (a resumed chat): nothing new to say
             yield Listen(_OPEN_SPEECH)
             return
@@ -183,18 +169,22 @@ class LlmDialogue:
                 yield event
 
     async def respond(self, user: UserInput) -> AsyncGenerator[DialogueEvent, None]:
-        """The reaction to one caller turn; first, the results of tools an earlier turn left running."""
+        """The reaction to one caller turn; first, the results of tools an earlier turn left running.
+
+        The turn begins (for ``heard``) before anything else, and the caller's words are kept
+        before waiting on those tools: a barge-in while they finish must neither lose the words
+        nor let ``heard`` cut an earlier turn. The results still go right after their calls."""
+        self._begin_turn()
         if self._outcome is not None:
             yield End(self._outcome)
             return
         self._turn += 1
         self._started = True
+        self.messages.append({"role": "user", "content": user_message_text(user)})
         async with contextlib.aclosing(self._settle_tools()) as settled:
             async for event in settled:
                 yield event
         answer_unanswered(self.messages, INTERRUPTED)
-        self.messages.append({"role": "user", "content": user_message_text(user)})
-        self._begin_turn()
         async with contextlib.aclosing(self._converse()) as events:
             async for event in events:
                 yield event
@@ -206,11 +196,8 @@ class LlmDialogue:
     async def aclose(self) -> None:
         """Collect the results of tools still running (bounded by their timeouts), then close the
         model clients. The owner of the conversation calls it once the call is over."""
-        running = [entry.task for entry in self._pending.values() if not entry.task.done()]
-        if running:
-            longest = max(entry.tool.timeout_s for entry in self._pending.values())
-            await asyncio.wait(running, timeout=longest + TOOL_GRACE_S)
-        for entry in list(self._pending.values()):
+        await self._tool_tasks.wait_all()
+        for entry in self._tool_tasks.pending:
             self._collect(entry)
         clients = list(self._clients.values())
         self._clients.clear()
@@ -425,55 +412,26 @@ class LlmDialogue:
     async def _run_http(
         self, call: DraftToolCall, tool: HttpTool, arguments: dict[str, Any], step: _Round
     ) -> AsyncGenerator[DialogueEvent, None]:
-        """The protected step: the request runs in the dialogue's task, whatever happens to the
-        turn; the filler covers a slow answer."""
-        entry = _PendingTool(
-            call.id, call.name, tool, asyncio.create_task(self._call_http(tool, arguments)), time.monotonic()
-        )
-        self._pending[call.id] = entry
+        """The protected step (``llm_tool_tasks``), with the filler covering a slow answer."""
+        entry = self._tool_tasks.start(call.id, call.name, tool, arguments)
         yield ToolStarted(call.id, call.name, "http", arguments)
-        done, _ = await asyncio.wait({entry.task}, timeout=tool.filler_after_s)
-        if not done:
+        if not await ToolTasks.wait(entry, tool.filler_after_s):
             if tool.filler:
                 yield self._add_line(step.message, tool.filler)
-            await asyncio.wait({entry.task})
+            await ToolTasks.wait(entry, None)
         yield self._collect(entry)
 
-    async def _call_http(self, tool: HttpTool, arguments: dict[str, Any]) -> tuple[bool, Any, float]:
-        """(ok, result, finished at); never raises: a broken caller is a failed tool."""
-        if self.deps.tools is None:
-            return False, "custom tools are not available on this server", time.monotonic()
-        try:
-            async with asyncio.timeout(tool.timeout_s + TOOL_GRACE_S):
-                outcome = await self.deps.tools.call(tool, arguments)
-        except TimeoutError:
-            return False, f"the tool did not answer within {tool.timeout_s:g} s", time.monotonic()
-        except Exception as exc:  # a tool caller's bug must not end the call
-            logger.warning("tool %s raised %s", tool.name, type(exc).__name__, exc_info=True)
-            return False, f"the tool failed ({type(exc).__name__})", time.monotonic()
-        return outcome.ok, outcome.result, time.monotonic()
-
-    def _collect(self, entry: _PendingTool) -> ToolFinished:
-        """A pending tool's result into the history (an unfinished one is given up on)."""
-        self._pending.pop(entry.call_id, None)
-        task = entry.task
-        if not task.done():
-            task.cancel()
-            ok, result, finished = False, INTERRUPTED, time.monotonic()
-        elif task.cancelled():
-            ok, result, finished = False, INTERRUPTED, time.monotonic()
-        else:
-            ok, result, finished = task.result()
-        encoded = encode_result(ok, result)
+    def _collect(self, entry: RunningTool) -> ToolFinished:
+        """A tool task's result into the history; the event to yield."""
+        done = self._tool_tasks.collect(entry)
+        encoded = encode_result(done.ok, done.result)
         insert_tool_result(self.messages, entry.call_id, encoded.text)
-        duration_ms = round((finished - entry.started) * 1000, 1)
-        return ToolFinished(entry.call_id, entry.name, ok, encoded.value, duration_ms)
+        return ToolFinished(entry.call_id, entry.name, done.ok, encoded.value, done.duration_ms)
 
     async def _settle_tools(self) -> AsyncGenerator[DialogueEvent, None]:
         """Results of tools a cancelled turn left running, before the conversation goes on."""
-        for entry in list(self._pending.values()):
-            if not entry.task.done():
-                await asyncio.wait({entry.task}, timeout=entry.tool.timeout_s + TOOL_GRACE_S)
+        for entry in self._tool_tasks.pending:
+            await ToolTasks.wait(entry, entry.tool.timeout_s + TOOL_GRACE_S)
             yield self._collect(entry)
 
     # --- persistence ---------------------------------------------------------------------
