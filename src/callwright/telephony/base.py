@@ -42,6 +42,10 @@ class StatusEvent:
 StatusHandler = Callable[[StatusEvent], Awaitable[None]]
 
 
+class TransferError(Exception):
+    """The carrier cannot transfer this call (unknown, not connected, or already ended)."""
+
+
 class Carrier(Protocol):
     """A telephone network. Audio flows over the Media Streams WebSocket, not through here."""
 
@@ -52,3 +56,13 @@ class Carrier(Protocol):
         ...
 
     async def hang_up(self, provider_call_id: str) -> None: ...
+
+    async def transfer(self, provider_call_id: str, to: str) -> None:
+        """Cold transfer: connect the far end to ``to`` and end the AI's leg.
+
+        Returns once the carrier has taken the transfer on; the media stream then stops (as on
+        a hang-up, with ``stop``) and the call's final status says it was transferred and
+        where. Raises ``TransferError`` when the carrier cannot transfer the call: unknown to
+        it, not connected yet, or already ended.
+        """
+        ...

@@ -2,7 +2,7 @@
 
 A call body may describe the callee explicitly (``simulated_callee``); without it, the dialed
 number picks the behaviour, like Twilio's magic test numbers. The reserved numbers are
-+1 555 010 0001 ... 0008, inside the 555-0100..0199 block that is fictional in North America,
++1 555 010 0001 ... 0009, inside the 555-0100..0199 block that is fictional in North America,
 so a test can never ring a real phone. Every other number gets the default callee: it
 answers and says "yes" whenever the agent waits for an answer. See docs/simulator.md.
 """
@@ -10,14 +10,20 @@ answers and says "yes" whenever the agent waits for an answer. See docs/simulato
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from callwright.voice.dtmf import MAX_DIGITS
 
 Behavior = Literal["answer", "no_answer", "busy", "voicemail", "fail"]
+MenuKeys = Annotated[str, StringConstraints(pattern=rf"^[0-9*#A-Da-d]{{1,{MAX_DIGITS}}}$")]
+"""Keys a phone menu can hear (a pause is silence, not a key), stated in the schema."""
 
 DEFAULT_LINE = "yes"
-"""What a callee without ``says`` answers, every time."""
+"""What a callee without ``says`` (and without a ``menu``) answers, every time."""
+INVALID_OPTION = "Sorry, that is not a valid option."
+"""What a phone menu says to digits it has no entry for."""
 
 
 class SimulatedCallee(BaseModel):
@@ -33,11 +39,29 @@ class SimulatedCallee(BaseModel):
     )
     interrupts: bool = False
     silent: bool = False
+    menu: dict[MenuKeys, str] = Field(
+        default_factory=dict,
+        description=(
+            "A phone menu: digits the agent keys in (as tones) mapped to the line said next. "
+            "A callee with a menu and no `says` only reacts to digits."
+        ),
+        json_schema_extra={"additionalProperties": False},  # only keys matching the pattern
+    )
+    greeting: str | None = Field(
+        default=None,
+        description="Spoken as soon as the call connects, before the agent's turn (a phone menu talks first).",
+    )
+
+    @field_validator("menu")
+    @classmethod
+    def _menu_keys_as_heard(cls, menu: dict[str, str]) -> dict[str, str]:
+        """Keys as the callee's detector reports them: A-D upper case."""
+        return {key.upper(): line for key, line in menu.items()}
 
     def line_for_turn(self, lines_used: int) -> str | None:
         """The next line to speak, or None when the script has run out (then it stays silent)."""
         if not self.says:
-            return DEFAULT_LINE
+            return None if self.menu else DEFAULT_LINE
         return self.says[lines_used] if lines_used < len(self.says) else None
 
     def digits_for_turn(self, node: str, turn: int) -> str | None:
@@ -57,6 +81,7 @@ VOICEMAIL = "+15550100005"
 VOICEMAIL_UNDETECTED = "+15550100006"
 SILENT = "+15550100007"
 INTERRUPTS = "+15550100008"
+PHONE_MENU = "+15550100009"
 
 MAGIC_NUMBERS: dict[str, SimulatedCallee] = {
     ANSWER: SimulatedCallee(),
@@ -68,6 +93,13 @@ MAGIC_NUMBERS: dict[str, SimulatedCallee] = {
     SILENT: SimulatedCallee(silent=True),
     INTERRUPTS: SimulatedCallee(
         interrupts=True, says=["sorry, who is this?", "yes", "yes", "yes", "yes", "yes", "yes"]
+    ),
+    PHONE_MENU: SimulatedCallee(
+        greeting="Thank you for calling Acme Bank. For billing, press 1. For support, press 2.",
+        menu={
+            "1": "You have reached billing. Please hold for the next agent.",
+            "2": "You have reached support. Please hold.",
+        },
     ),
 }
 

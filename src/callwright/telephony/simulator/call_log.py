@@ -11,14 +11,24 @@ class SpokenLine:
 
     text: str
     at_s: float
-    trigger: str  # "listen:<node>", "barge_in" or "greeting"
+    trigger: str  # "listen:<node>", "barge_in", "greeting" or "digits:<keys>" (a phone menu's answer)
 
 
 @dataclass(frozen=True)
 class SentDigit:
+    """A key the callee pressed (a Media Streams ``dtmf`` message) on a ``listen:`` turn."""
+
     digit: str
     at_s: float
     trigger: str
+
+
+@dataclass(frozen=True)
+class HeardDigit:
+    """A key the agent pressed, as the callee heard it: a DTMF tone in the agent's audio."""
+
+    digit: str
+    at_s: float
 
 
 @dataclass

@@ -9,6 +9,10 @@ the callee heard" is exercised for real.
 Turn-taking follows the server's mark names (docs/simulator.md): a played ``listen:<node>``
 mark means the agent now waits for an answer, so after a short human pause the callee keys in
 digits or speaks its next scripted line. Any other mark (``say:<n>``) is just echoed.
+
+The callee also listens for keys the agent presses as in-band DTMF tones (the agent cannot send
+Media Streams ``dtmf`` messages): a phone-menu callee answers the digits collected once the
+agent has stopped keying for about a second.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from callwright.telephony.base import DialRequest
+from callwright.telephony.base import DialRequest, TransferError
 from callwright.telephony.media_stream import (
     FRAME_BYTES,
     FRAME_MS,
@@ -41,8 +45,8 @@ from callwright.telephony.media_stream import (
     inbound_media_suffix,
     parse_outbound,
 )
-from callwright.telephony.simulator.behavior import DEFAULT_LINE, SimulatedCallee
-from callwright.telephony.simulator.call_log import SentDigit, SpokenLine, TurnTiming
+from callwright.telephony.simulator.behavior import DEFAULT_LINE, INVALID_OPTION, SimulatedCallee
+from callwright.telephony.simulator.call_log import HeardDigit, SentDigit, SpokenLine, TurnTiming
 from callwright.telephony.simulator.callee_audio import (
     PreparedLine,
     beep_frames,
@@ -50,6 +54,7 @@ from callwright.telephony.simulator.callee_audio import (
     speech_frames,
     ulaw_to_pcm16k,
 )
+from callwright.telephony.simulator.dtmf_detect import DtmfDetector
 from callwright.voice.tts.base import Synthesizer
 
 LISTEN_PREFIX = "listen:"
@@ -73,7 +78,8 @@ class CalleePeer:
     """One simulated phone call's far end, from WebSocket connect to hang-up.
 
     The public lists are the call's log, for tests and benchmarks: what the callee heard
-    (``heard_audio``), which marks it echoed, what it said and keyed, how often it was cleared.
+    (``heard_audio``, ``digits_heard``), which marks it echoed, what it said and keyed, how
+    often it was cleared, and where a transfer sent the call (``transferred_to``).
     """
 
     def __init__(
@@ -90,6 +96,7 @@ class CalleePeer:
         digit_gap_s: float = 0.15,
         barge_in_after_s: float = 0.8,
         connect_timeout_s: float = 10.0,
+        menu_timeout_s: float = 1.0,
     ) -> None:
         self.request = request
         self.callee = callee
@@ -103,6 +110,7 @@ class CalleePeer:
         self.digit_gap_s = digit_gap_s
         self.barge_in_ticks = round(barge_in_after_s / _FRAME_S)
         self.connect_timeout_s = connect_timeout_s
+        self.menu_timeout_ticks = max(1, round(menu_timeout_s / _FRAME_S))
 
         # The call's log.
         self.heard_ulaw = bytearray()
@@ -111,13 +119,15 @@ class CalleePeer:
         self.marks_cleared: list[str] = []
         self.lines_spoken: list[SpokenLine] = []
         self.dtmf_sent: list[SentDigit] = []
+        self.digits_heard: list[HeardDigit] = []
         self.cleared = 0
         self.protocol_errors: list[str] = []
         self.frames_sent = 0
         self.ticks_skipped = 0  # 20 ms ticks missed because the loop was late (never made up in a burst)
         self.playout_underruns = 0  # ticks where agent audio ran dry in the middle of a sentence
         self.turn_timings: list[TurnTiming] = []
-        self.ended_by: str | None = None  # "carrier", "server", "callee" or "timeout"
+        self.ended_by: str | None = None  # "carrier", "server", "callee", "timeout" or "transfer"
+        self.transferred_to: str | None = None
         self.started = asyncio.Event()  # set once ``start`` went out
 
         self._ws: ClientConnection | None = None
@@ -143,6 +153,9 @@ class CalleePeer:
         self._hangup = asyncio.Event()
         self._hangup_reason = "carrier"
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dtmf = DtmfDetector()
+        self._keyed = ""  # digits heard since the phone menu last answered
+        self._ticks_since_key = 0
 
     # --- the public face ------------------------------------------------------------------
 
@@ -156,11 +169,26 @@ class CalleePeer:
         """Agent audio played after the voicemail beep (PCM16 16 kHz): the message left."""
         return ulaw_to_pcm16k(bytes(self.voicemail_ulaw))
 
+    @property
+    def ending(self) -> bool:
+        """The call has been hung up (or is hanging up), by anyone."""
+        return self._hangup.is_set() or self.ended_by is not None
+
     def hang_up(self, reason: str = "carrier") -> None:
         """End the call from the phone side: ``stop`` then close. Safe to call any time."""
         if not self._hangup.is_set():
             self._hangup_reason = reason
             self._hangup.set()
+
+    def transfer(self, to: str) -> None:
+        """Cold transfer: the call goes to ``to`` and this leg (the AI's stream) ends with ``stop``.
+
+        Raises ``TransferError`` when the call is already ending: there is nothing left to move.
+        """
+        if self.ending:
+            raise TransferError(f"call {self.call_sid} has already ended")
+        self.transferred_to = to
+        self.hang_up("transfer")
 
     async def run(self) -> None:
         """Connect, talk until someone hangs up, then return. Raises ``StreamConnectError``."""
@@ -215,6 +243,9 @@ class CalleePeer:
         self._prepare_lines()
         if self.callee.behavior == "voicemail":
             self._spawn(self._play_greeting())
+        elif self.callee.greeting and not self.callee.silent:
+            self._speaking += 1
+            self._spawn(self._say(self.callee.greeting, "greeting"))
         receiver: asyncio.Task[Any] = asyncio.create_task(self._receive(ws))
         pacer: asyncio.Task[Any] = asyncio.create_task(self._pace(ws))
         hangup: asyncio.Task[Any] = asyncio.create_task(self._hangup.wait())
@@ -301,6 +332,7 @@ class CalleePeer:
         """Play up to 20 ms of agent audio; return bytes played and marks reached."""
         need = FRAME_BYTES
         marks: list[str] = []
+        heard: list[bytes] = []
         playout = self._playout
         while playout:
             head = playout[0]
@@ -313,6 +345,7 @@ class CalleePeer:
             take = min(need, len(head) - self._offset)
             piece = head[self._offset : self._offset + take]
             self.heard_ulaw += piece
+            heard.append(piece)
             if recording:
                 self.voicemail_ulaw += piece
             need -= take
@@ -320,6 +353,10 @@ class CalleePeer:
             if self._offset == len(head):
                 playout.popleft()
                 self._offset = 0
+        # The line carries silence where the agent sends nothing: the detector hears that too,
+        # so a last key is released even when no audio follows it.
+        heard.append(SILENCE_FRAME[:need])
+        self._listen_for_keys(b"".join(heard))
         return FRAME_BYTES - need, marks
 
     async def _receive(self, ws: ClientConnection) -> None:
@@ -398,14 +435,51 @@ class CalleePeer:
         timing.last_sent_s = self._now()
         self._awaiting_reply = timing
 
+    def _listen_for_keys(self, frame: bytes) -> None:
+        """Log the agent's key presses; a phone menu answers once keying pauses for ~1 s."""
+        keys = self._dtmf.feed(frame)
+        now = self._now() if keys else 0.0
+        for key in keys:
+            self.digits_heard.append(HeardDigit(key, now))
+        if keys:
+            self._keyed += "".join(keys)
+            self._ticks_since_key = 0
+            return
+        if not self._keyed:
+            return
+        self._ticks_since_key += 1
+        if self._ticks_since_key < self.menu_timeout_ticks:
+            return
+        keyed, self._keyed = self._keyed, ""
+        menu = self.callee.menu
+        if not menu or self.callee.silent or self.callee.behavior == "voicemail":
+            return
+        self._speaking += 1
+        self._spawn(self._say(menu.get(keyed, INVALID_OPTION), f"digits:{keyed}"))
+
+    async def _say(self, line: str, trigger: str) -> None:
+        """Speak outside a ``listen:`` turn (a greeting, a menu's answer)."""
+        try:
+            await self._speak(line, trigger)
+        finally:
+            self._speaking -= 1
+
+    def _voicemail_greeting(self) -> str:
+        return self.callee.greeting or (self.callee.says[0] if self.callee.says else VOICEMAIL_GREETING)
+
     def _prepare_lines(self) -> None:
         """Synthesize every line the callee may say, in the background, as the call starts."""
-        if self.callee.behavior == "voicemail":
-            lines = [self.callee.says[0] if self.callee.says else VOICEMAIL_GREETING]
-        elif self.callee.silent:
+        callee = self.callee
+        if callee.behavior == "voicemail":
+            lines = [self._voicemail_greeting()]
+        elif callee.silent:
             lines = []
         else:
-            lines = list(self.callee.says) or [DEFAULT_LINE]
+            lines = list(callee.says) or ([] if callee.menu else [DEFAULT_LINE])
+            if callee.greeting:
+                lines.insert(0, callee.greeting)
+            if callee.menu:
+                lines += [*callee.menu.values(), INVALID_OPTION]
         for text in lines:
             self._prepared_line(text)
 
@@ -463,13 +537,7 @@ class CalleePeer:
         if line is not None and not self.callee.silent:
             self._lines_used += 1
             self._speaking += 1
-            self._spawn(self._barge_in(line))
-
-    async def _barge_in(self, line: str) -> None:
-        try:
-            await self._speak(line, "barge_in")
-        finally:
-            self._speaking -= 1
+            self._spawn(self._say(line, "barge_in"))
 
     def _next_mark_is_listen(self) -> bool:
         for item in self._playout:
@@ -479,7 +547,6 @@ class CalleePeer:
 
     async def _play_greeting(self) -> None:
         """Voicemail: greeting, beep, then record whatever the agent says."""
-        greeting = self.callee.says[0] if self.callee.says else VOICEMAIL_GREETING
-        await self._speak(greeting, "greeting")
+        await self._speak(self._voicemail_greeting(), "greeting")
         self._speech.extend(beep_frames())
         self._recording_from_chunk = self.frames_sent + len(self._speech)

