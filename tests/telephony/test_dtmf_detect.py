@@ -7,7 +7,7 @@ import pytest
 
 from callwright.telephony.simulator.callee_audio import beep_frames, speech_frames
 from callwright.telephony.simulator.dtmf_detect import DtmfDetector
-from callwright.voice.audio import CARRIER_RATE, ulaw_decode, ulaw_encode
+from callwright.voice.audio import CARRIER_RATE, CarrierDecoder, CarrierEncoder, ulaw_decode, ulaw_encode
 from callwright.voice.dtmf import DBM0_PEAK, DIGIT_TONES, _dual_tone, dtmf_frames
 from callwright.voice.tts.espeak import EspeakSynthesizer
 
@@ -99,3 +99,9 @@ async def test_speech_is_no_digits(text: str) -> None:
         frames.extend(chunk)
     assert len(frames) > 100  # seconds of speech, not a click
     assert hear(frames) == ""
+
+
+def test_keys_survive_the_engines_16khz_audio_path() -> None:
+    decoder, encoder = CarrierDecoder(), CarrierEncoder()
+    pcm16k = b"".join(decoder.decode(frame) for frame in dtmf_frames("147*2580#369"))
+    assert hear(encoder.encode(pcm16k) + encoder.flush()) == "147*2580#369"
