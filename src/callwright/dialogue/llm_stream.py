@@ -21,7 +21,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionToolUnionParam
 
 MAX_REASON_CHARS = 200
-_KEY_LIKE = re.compile(r"\b(sk|pk|gsk|key)[-_][A-Za-z0-9_\-*.]{6,}")
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|gsk)-[A-Za-z0-9_\-*.]{6,}")
 
 
 class ModelFailure(Exception):
