@@ -103,7 +103,8 @@ def user_message_text(user: UserInput) -> str:
     if user.dtmf:
         keys = f"(pressed on the keypad: {user.dtmf})"
         return f"{text} {keys}" if text else keys
-    return text or "(silence)"
+    # The caller spoke (the turn was detected) but the recogniser made out no words.
+    return text or "(inaudible)"
 
 
 class LlmDialogue:

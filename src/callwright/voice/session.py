@@ -170,6 +170,7 @@ class CallSession:
         self._result: SessionResult | None = None
         self._hangup_requested: str | None = None
         self._tool_calls: dict[str, dict[str, Any]] = {}
+        self._turn_tools: set[str] = set()  # tool calls started in the current turn
         self._transfer_to: str | None = None
         self._transferring = False
 
@@ -255,6 +256,7 @@ class CallSession:
 
     def _begin_turn(self, events: AsyncIterator[DialogueEvent], timer: TurnTimer | None) -> None:
         self._agent_turn = AgentTurn()
+        self._turn_tools = set()
         self._emit(StateEvent("speaking"))
         self._dialogue_task = asyncio.create_task(self._dialogue_turn(events, timer), name="dialogue")
 
@@ -291,6 +293,7 @@ class CallSession:
                 "id": event.call_id, "name": event.name, "kind": event.kind, "arguments": event.arguments,
                 "start_ms": now_ms, "end_ms": None, "ok": None, "result": None, "duration_ms": None,
             }
+            self._turn_tools.add(event.call_id)
             self._emit(ToolEvent(event.name, event.kind, "started", arguments=event.arguments))
         elif isinstance(event, ToolFinished):
             record = self._tool_calls.setdefault(
@@ -299,7 +302,7 @@ class CallSession:
             )
             record.update(end_ms=now_ms, ok=event.ok, result=event.result, duration_ms=round(event.duration_ms, 1))
             timer = self._latency.current
-            if timer is not None and timer.dialogue_first is None:
+            if timer is not None and timer.dialogue_first is None and event.call_id in self._turn_tools:
                 timer.tools += event.duration_ms / 1000  # the caller waited on it, not on the model
             self._emit(ToolEvent(event.name, record.get("kind", "http"), "finished", ok=event.ok, result=event.result))
         elif isinstance(event, PressDigits):
