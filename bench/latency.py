@@ -2,6 +2,11 @@
 
     python bench/latency.py                 # 8 calls, 2 at a time, embedded stack
     python bench/latency.py --calls 12 --concurrency 1
+    python bench/latency.py --engine llm --ttft-ms 300 --tokens-per-s 50   # an LLM agent
+
+``--engine llm`` (bench/latency_llm.py, which says what it measures) runs an LLM agent
+against the local model server; it writes bench/results/latency_llm.json. What follows is the
+default, ``--engine flow``.
 
 A real server (voice runtime on) runs in this process. Each call goes through POST /v1/calls,
 the dialer, the simulated carrier and the server's Media Streams WebSocket. The agent is the
@@ -203,7 +208,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--endpointing-ms", type=int, default=ENDPOINTING_MS)
     parser.add_argument("--callee-voice", default="en-gb", help="espeak voice of the callee, or 'tone'")
+    parser.add_argument(
+        "--engine", choices=("flow", "llm"), default="flow", help="the demo flow, or an LLM agent (local model server)"
+    )
+    parser.add_argument("--ttft-ms", type=float, default=300, help="llm: the model server's time to first token")
+    parser.add_argument("--tokens-per-s", type=float, default=50, help="llm: its token rate (~4 characters a token)")
     args = parser.parse_args()
+    if args.engine == "llm":
+        from latency_llm import run_llm, show_llm
+
+        llm_result = asyncio.run(run_llm(args))
+        llm_path = write_result("latency_llm", llm_result)
+        show_llm(llm_result)
+        print(f"wrote {llm_path}")
+        return
     result = asyncio.run(run(args))
     path = write_result("latency", result)
     show(result)

@@ -130,7 +130,13 @@ class CpuMeter:
 class VoiceStack:
     """``async with VoiceStack(...) as stack``: server up, API key made, carrier kept."""
 
-    def __init__(self, callee_voice: str = "en-gb", ring_ms: float = 100.0, callee_process: bool = False) -> None:
+    def __init__(
+        self,
+        callee_voice: str = "en-gb",
+        ring_ms: float = 100.0,
+        callee_process: bool = False,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         self.callee_voice = callee_voice
         self.callee_process = callee_process
         self.ring_ms = ring_ms
@@ -145,11 +151,13 @@ class VoiceStack:
             log_level="WARNING",
             simulator_ring_ms=ring_ms,
             reconcile_interval_s=5.0,
+            **(settings or {}),
         )
         self.carrier = SimulatedCarrier(lambda: callee_synthesizer(callee_voice), ring_ms=ring_ms)
         self.carrier.keep_finished = True
         self.remote = RemoteSimulatedCarrier(callee_voice, ring_ms) if callee_process else None
         self.frame_lateness: dict[str, list[float]] = {}  # call id -> the session's per-frame lateness
+        self.probes: dict[str, Any] = {}  # call id -> a session result's ``bench_probe``, when one was attached
         self._server: uvicorn.Server | None = None
         self._serve: asyncio.Task[None] | None = None
         self.api: httpx.AsyncClient
@@ -196,13 +204,17 @@ class VoiceStack:
         return self
 
     def _hook_store(self, app: Any) -> None:
-        """Keep every session's per-frame lateness (the record has only its summary)."""
+        """Keep every session's per-frame lateness (the record has only its summary), and any probe
+        a benchmark attached to the session's result (``bench/latency_llm.py``)."""
         media = app.state.runtime.media
         store = media._store
 
-        async def keep(call_id: uuid.UUID, result: Any) -> None:
+        async def keep(call_id: uuid.UUID, result: Any, *args: Any, **kwargs: Any) -> None:
             self.frame_lateness[str(call_id)] = list(result.frame_lateness_ms)
-            await store(call_id, result)
+            probe = getattr(result, "bench_probe", None)
+            if probe is not None:
+                self.probes[str(call_id)] = probe
+            await store(call_id, result, *args, **kwargs)  # (prepared call, redaction) as the server passes them
 
         media._store = keep
 
