@@ -93,6 +93,7 @@ class VoiceRuntime:
         self.jobs = BackgroundJobs(settings, db, self.http, self.secrets)
         self._loop_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
+        self._warm_model_task: asyncio.Task[None] | None = None
         self._listener: BrokerListener | None = None
 
     async def start(self, app: Any = None) -> None:
@@ -105,6 +106,7 @@ class VoiceRuntime:
         self._loop_task = asyncio.create_task(self._reconcile_forever(), name="reconciler")
         self.jobs.start()
         self._warm_task = asyncio.create_task(asyncio.to_thread(_prewarm_speech), name="prewarm")
+        self._warm_model_task = asyncio.create_task(self.media.warm_up(), name="prewarm-model")
 
     async def _reconcile_forever(self) -> None:
         while True:
@@ -115,9 +117,10 @@ class VoiceRuntime:
                 log.exception("reconciler pass failed; will retry")
 
     async def stop(self) -> None:
-        if self._warm_task is not None:
-            with contextlib.suppress(Exception):
-                await self._warm_task
+        for warming in (self._warm_task, self._warm_model_task):
+            if warming is not None:
+                with contextlib.suppress(Exception):
+                    await warming
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -329,3 +329,14 @@ def test_a_hanging_tool_gets_a_filler_line_and_the_model_is_told_while_the_call_
     assert spoken.index("One moment while I check that.") < spoken.index("Sorry, I cannot reach our order system")
     (lookup,) = [c for c in record["tool_calls"] if c["name"] == "order_status"]
     assert lookup["ok"] is False and "2" in str(lookup["result"])
+
+
+def test_the_latency_record_holds_each_model_request_with_its_time_to_first_token(
+    llm_server: VoiceServer, model: Model
+) -> None:
+    model.reset(lambda body: Reply.tool_call("end_call", {"closing_line": "Goodbye."}, delay_s=0.2))
+    lines = ["Bye."]
+    record = call(llm_server, agent(llm_server, first_message="Hello.", callee_lines=lines), lines)
+    (request,) = record["latency"]["model_requests"]
+    assert request["model"] == "fake-model" and request["ok"] is True and request["turn"] == 1
+    assert 200 <= request["ttft_ms"] < 2000

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from callwright.domain.agent import TEMPLATE_SYNTAX
+from callwright.domain.agent import DUPLICATE_NAME, TEMPLATE_SYNTAX
 from callwright.domain.common import FIELD_CONFLICT, TIMESTAMP_RANGE
 from callwright.domain.phones import PHONE_NUMBER_ERROR
 from callwright.services.errors import InvalidInput, ServiceError
@@ -41,6 +41,8 @@ UNSTATED_RULES: dict[str, str] = {
     "url_refused": "a URL this server will not fetch (a user name or password in it, a host that is not a valid "
     "name or that resolves to a private or reserved address)",
     TIMESTAMP_RANGE: "a time with a zone that puts it outside years 1 to 9999 in UTC",
+    DUPLICATE_NAME: "two tools of one agent with the same name",
+    "invalid_header": "a tool header the HTTP client sets itself (`Host`, `Content-Length`, ...)",
 }
 """The 422 ``type`` of each rule the server checks that JSON Schema cannot state: a request the
 schema accepts can still be refused for these, and only for these (the contract test holds the

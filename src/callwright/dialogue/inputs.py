@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from callwright.dialogue.llm_clients import ModelClients
 from callwright.dialogue.llm_endpoint import ModelServers
 from callwright.dialogue.tools import ToolCaller
 
@@ -28,7 +29,9 @@ class DialogueInputs:
 
 @dataclass(frozen=True)
 class DialogueDeps:
-    """Resolved by the services layer: the model servers and the custom-tool caller."""
+    """Resolved by the services layer: the model servers, their clients and the custom-tool caller."""
 
     servers: ModelServers = field(default_factory=ModelServers)
     tools: ToolCaller | None = None
+    clients: ModelClients | None = None
+    """The process's shared model clients; None gives each conversation its own."""

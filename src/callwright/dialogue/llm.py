@@ -28,8 +28,6 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai import AsyncOpenAI
-
 from callwright.dialogue.base import (
     DialogueEvent,
     End,
@@ -42,6 +40,7 @@ from callwright.dialogue.base import (
     UserInput,
 )
 from callwright.dialogue.inputs import DialogueDeps, DialogueInputs
+from callwright.dialogue.llm_clients import ModelClients
 from callwright.dialogue.llm_endpoint import ModelEndpoint
 from callwright.dialogue.llm_history import (
     Message,
@@ -56,7 +55,6 @@ from callwright.dialogue.llm_stream import (
     ModelFailure,
     StreamedReply,
     assistant_tool_calls,
-    new_client,
     stream_reply,
     tool_call_list,
 )
@@ -136,9 +134,12 @@ class LlmDialogue:
         self._turn_from = 0  # index in messages where the current agent turn began
         self._tail = ""  # the last text said this turn (spacing of the lines we add)
         self._tool_tasks = ToolTasks(self.deps.tools)
-        self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
-        # A conversation its owner forgot to close still releases its connections (quietly).
-        weakref.finalize(self, _close_forgotten, self._clients)
+        # Shared clients come from the runtime's pool; without one the conversation has its own,
+        # closed with it (and, if its owner forgets, quietly when it is collected).
+        self._own_clients = self.deps.clients is None
+        self._pool = self.deps.clients or ModelClients()
+        if self._own_clients:
+            weakref.finalize(self, _close_forgotten, self._pool)
 
     @property
     def ended(self) -> bool:
@@ -200,9 +201,8 @@ class LlmDialogue:
         await self._tool_tasks.wait_all()
         for entry in self._tool_tasks.pending:
             self._collect(entry)
-        clients = list(self._clients.values())
-        self._clients.clear()
-        await _close_clients(clients)
+        if self._own_clients:
+            await self._pool.aclose()
 
     # --- one turn ------------------------------------------------------------------------
 
@@ -244,25 +244,15 @@ class LlmDialogue:
             found.append(fallback)
         return found
 
-    def _client(self, endpoint: ModelEndpoint) -> AsyncOpenAI:
-        key = (endpoint.base_url, endpoint.api_key)
-        client = self._clients.get(key)
-        if client is None:
-            try:
-                client = new_client(endpoint.base_url, endpoint.api_key, self.config.timeout_s)
-            except Exception as exc:  # a server address the client cannot use is a failed request
-                raise ModelFailure(f"cannot use the model server ({type(exc).__name__})") from exc
-            self._clients[key] = client
-        return client
 
     async def _ask(self, step: _Round) -> AsyncGenerator[DialogueEvent, None]:
         """One model request, streamed into ``step.message``; on failure the same request goes
         once to the fallback model (after the words already spoken, which stay said).
 
-        Each fragment is passed on when the next one arrives, so the last one can be marked
-        ``complete``: the session then speaks a reply's last sentence at once, even when the
-        reply goes on to call a tool instead of ending the turn. (The splitter could not end
-        that sentence before the next fragment anyway, so this costs no time.)"""
+        Each fragment is passed on as it arrives (the splitter needs the next one to end a
+        sentence; holding it back would cost a token's time on every reply). When the stream
+        ends, an empty complete ``Say`` tells the session the text is whole, so a reply's last
+        words are spoken at once, even when the reply goes on to call a tool."""
         for endpoint in self._endpoints():
             messages = request_messages(self.system_message, self.messages)
             message: Message = {"role": "assistant", "content": ""}
@@ -271,10 +261,9 @@ class LlmDialogue:
             record: dict[str, Any] = {"model": endpoint.model, "turn": self._turn, "ok": False}
             self.requests.append(record)
             failure: ModelFailure | None = None
-            held = ""
             try:
                 deltas = stream_reply(
-                    self._client(endpoint),
+                    await self._pool.get(endpoint, self.config.timeout_s),
                     model=endpoint.model,
                     messages=messages,
                     tools=self._functions,
@@ -285,9 +274,7 @@ class LlmDialogue:
                 )
                 async with contextlib.aclosing(deltas):
                     async for delta in deltas:
-                        if held:
-                            yield self._fragment(message, held, complete=False)
-                        held = delta
+                        yield self._fragment(message, delta, complete=False)
                 record["ok"] = True
             except ModelFailure as exc:
                 failure = exc
@@ -298,8 +285,8 @@ class LlmDialogue:
                 record["total_ms"] = reply.total_ms()
                 if not record["ok"] and "error" not in record:
                     record["error"] = "interrupted"
-            if held:
-                yield self._fragment(message, held, complete=failure is None)
+            if message["content"] and failure is None:
+                yield Say("", complete=True)  # the reply's text is whole: speak what is left
             if failure is not None:
                 if not message["content"]:
                     _remove(self.messages, message)
@@ -495,22 +482,15 @@ def _remove(messages: list[Message], message: Message) -> None:
 _closing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
 
-async def _close_clients(clients: list[AsyncOpenAI]) -> None:
-    for client in clients:
-        with contextlib.suppress(Exception):
-            await client.close()
-
-
-def _close_forgotten(clients: dict[tuple[str, str], AsyncOpenAI]) -> None:
+def _close_forgotten(pool: ModelClients) -> None:
     """Close the clients of a dialogue collected without ``aclose`` on the running loop (their
     sockets would otherwise be dropped open, with a ResourceWarning each)."""
-    if not clients:
+    if pool.empty:
         return
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # no loop left (interpreter exit): nothing can close them now
         return
-    task = loop.create_task(_close_clients(list(clients.values())))
-    clients.clear()
+    task = loop.create_task(pool.aclose())
     _closing.add(task)
     task.add_done_callback(_closing.discard)

@@ -22,6 +22,9 @@ from callwright.domain.flow import Flow
 from callwright.domain.phones import PHONE_NUMBER_ERROR, InternationalPhoneText, PhoneNumberError, to_e164
 from callwright.templating import validate_template
 
+DUPLICATE_NAME = "duplicate_name"
+"""The 422 ``type`` of two tools with one name (JSON Schema cannot say "unique by a field")."""
+
 TEMPLATE_SYNTAX = "template_syntax"
 """The 422 ``type`` of a template that does not compile (JSON Schema cannot check Jinja)."""
 
@@ -429,7 +432,9 @@ class AgentSettings(Strict):
         seen: set[str] = set()
         for tool in v:
             if tool.name in seen:
-                raise ValueError(f"two tools are named {tool.name!r}; tool names must be unique")
+                raise PydanticCustomError(
+                    DUPLICATE_NAME, "two tools are named {name!r}; tool names must be unique", {"name": tool.name}
+                )
             seen.add(tool.name)
         return v
 

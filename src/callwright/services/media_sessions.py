@@ -19,8 +19,9 @@ from sqlalchemy.engine import Row
 from callwright.dialogue.base import Dialogue
 from callwright.dialogue.factory import DialogueUnavailable, build_dialogue
 from callwright.dialogue.inputs import DialogueDeps, DialogueInputs
-from callwright.dialogue.llm_endpoint import ModelServers
-from callwright.domain.agent import AgentSettings
+from callwright.dialogue.llm_clients import ModelClients
+from callwright.dialogue.llm_endpoint import ModelEndpoint, ModelServers
+from callwright.domain.agent import AgentSettings, LlmDialogueConfig
 from callwright.domain.call import LIVE_STATUSES
 from callwright.domain.pii import redact, redact_obj
 from callwright.net import SafeHttpClient
@@ -42,6 +43,9 @@ from callwright.voice.session_types import SessionConfig, SessionEvent, SessionR
 from callwright.voice.transport import MediaTransport, TransportError
 
 log = logging.getLogger("callwright.media")
+
+DEFAULT_MODEL_TIMEOUT_S = LlmDialogueConfig.model_fields["timeout_s"].default
+"""The client of the default server is warmed up with the default timeout (clients are per timeout)."""
 
 _STATUS = {"completed": "completed", "voicemail": "voicemail", "failed": "failed", "canceled": "canceled"}
 
@@ -104,7 +108,9 @@ class MediaSessions:
         self.db = db
         self.http = http
         self.secrets = secrets
-        self.deps = DialogueDeps(servers=servers or ModelServers(), tools=HttpToolRunner(http, secrets))
+        self.deps = DialogueDeps(
+            servers=servers or ModelServers(), tools=HttpToolRunner(http, secrets), clients=ModelClients()
+        )
         self.recordings = data_dir / "recordings"
         self.runner_id = runner_id
         self.active: dict[uuid.UUID, CallSession] = {}
@@ -176,7 +182,8 @@ class MediaSessions:
             self.active.pop(call_id, None)
             await _close_dialogue(dialogue)
         try:
-            await self._store(call_id, result, prepared, settings.redact_pii)
+            requests = getattr(dialogue, "requests", None)
+            await self._store(call_id, result, prepared, settings.redact_pii, model_requests=requests)
         finally:
             await transport.close()
             # Closing the stream does not end a carrier's call (Twilio keeps the line open).
@@ -242,6 +249,7 @@ class MediaSessions:
         result: SessionResult,
         prepared: PreparedCall | None = None,
         redact_pii: bool = False,
+        model_requests: list[dict[str, Any]] | None = None,
     ) -> None:
         """Everything the session produced onto the call row; card and SSN numbers redacted first
         when the agent asks for it (the record, and so every webhook and file, never holds them)."""
@@ -264,6 +272,12 @@ class MediaSessions:
             # finished while the phone rang).
             latency["dynamic_context_ms"] = prepared.dynamic_context_ms
             latency["dynamic_context_wait_ms"] = round(prepared.waited_ms, 1)
+        if model_requests:
+            # An LLM agent's requests: model, turn, time to first token, total time, and errors.
+            latency["model_requests"] = [
+                {k: v for k, v in r.items() if k in ("model", "turn", "ttft_ms", "total_ms", "ok", "error")}
+                for r in model_requests
+            ]
         for turn in latency.get("turns", []):
             total = turn.get("total_ms")
             if isinstance(total, int | float):
@@ -300,11 +314,23 @@ class MediaSessions:
                 )
         log.info("call ended: %s (%s)", result.status, result.end_reason)
 
+    async def warm_up(self) -> None:
+        """Build the default model server's client before the first call needs it (the openai
+        package's first use costs ~100 ms, which a caller would otherwise wait through)."""
+        servers, clients = self.deps.servers, self.deps.clients
+        if clients is None or not servers.default_base_url:
+            return
+        endpoint = ModelEndpoint(servers.default_base_url, servers.default_api_key or "not-needed", "")
+        with contextlib.suppress(Exception):
+            await clients.get(endpoint, DEFAULT_MODEL_TIMEOUT_S)
+
     async def aclose(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        if self.deps.clients is not None:
+            await self.deps.clients.aclose()
 
     def hang_up_all(self, reason: str = "shutdown") -> None:
         for session in list(self.active.values()):

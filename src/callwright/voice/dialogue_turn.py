@@ -3,8 +3,9 @@
 Flows yield whole texts and LLMs stream tokens; both go through the sentence splitter, so the
 first sentence is spoken as soon as it is complete. A complete ``Say`` whose text ends a
 sentence is flushed at once (a flow node's text is whole; holding it for the next event would
-delay speech for nothing). Actions (tool calls, key presses) go to ``on_action`` in order with
-the speech around them: the text before a key press is flushed first, so it plays first.
+delay speech for nothing); an empty complete ``Say`` ends a streamed text and flushes the
+rest. Actions (tool calls, key presses) go to ``on_action`` in order with the speech around
+them: the text before a key press is flushed first, so it plays first.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ async def speak_turn(
         async for event in events:
             if isinstance(event, Say):
                 if not event.text:
+                    if event.complete:  # the end of a streamed text: what is left is whole
+                        flush()
                     continue
                 for sentence in splitter.push(event.text):
                     speak(sentence)
