@@ -109,6 +109,9 @@ def test_schemathesis_finds_no_failure_against_a_running_server(
         str(BIN / "schemathesis"), "--config-file", str(HERE / "openapi_contract.toml"),
         "run", f"{served.base_url}/openapi.json",
         "--checks", "all",
+        # DELETE on an agent archives it; the agent and its versions stay readable by design
+        # (openapi_contract.toml says why), and the stateful phase applies this check to them.
+        "--exclude-checks", "use_after_free",
         "--header", f"Authorization: Bearer {served.key}",
         "--phases", "examples,coverage,fuzzing,stateful",
         "--generation-deterministic",  # a fixed derivation of every case (no seed, no example database)

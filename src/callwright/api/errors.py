@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from callwright.domain.agent import DUPLICATE_NAME, TEMPLATE_SYNTAX
-from callwright.domain.common import FIELD_CONFLICT, TIMESTAMP_RANGE
+from callwright.domain.common import EMAIL_ADDRESS, FIELD_CONFLICT, TIMESTAMP_RANGE
 from callwright.domain.phones import PHONE_NUMBER_ERROR
 from callwright.services.errors import InvalidInput, ServiceError
 
@@ -42,6 +42,8 @@ UNSTATED_RULES: dict[str, str] = {
     "name or that resolves to a private or reserved address)",
     TIMESTAMP_RANGE: "a time with a zone that puts it outside years 1 to 9999 in UTC",
     DUPLICATE_NAME: "two tools of one agent with the same name",
+    EMAIL_ADDRESS: "an email address `format: email` allows but mail cannot reach (a reserved or special-use "
+    "domain such as `.test` or `localhost`)",
     "invalid_header": "a tool header the HTTP client sets itself (`Host`, `Content-Length`, ...)",
 }
 """The 422 ``type`` of each rule the server checks that JSON Schema cannot state: a request the

@@ -128,7 +128,8 @@ class TurnTaking(Strict):
 class VoicemailConfig(Strict):
     model_config = ConfigDict(
         json_schema_extra=when(
-            "action", "leave_message", {"required": ["message"], "properties": {"message": {"minLength": 1}}}
+            "action", "leave_message",
+            {"required": ["message"], "properties": {"message": {"type": "string", "minLength": 1}}},
         )
     )
 
@@ -192,6 +193,9 @@ _SECRET_TEXT: dict[str, Any] = {"maxLength": 4096, "pattern": "^[^\\x00-\\x08\\x
 """What the agents service accepts as a secret (checked there, on the plain value)."""
 
 
+_NON_EMPTY: dict[str, Any] = {"type": "string", "minLength": 1}
+
+
 class DynamicContextAuth(Strict):
     """``token``, ``password`` and ``header_value`` are write-only: stored encrypted (so their
     length is checked on the plain value, by the agents service) and masked on every read."""
@@ -199,7 +203,7 @@ class DynamicContextAuth(Strict):
     model_config = ConfigDict(
         json_schema_extra={
             "allOf": [
-                when("type", "bearer", {"required": ["token"], "properties": {"token": {"minLength": 1}}}),
+                when("type", "bearer", {"required": ["token"], "properties": {"token": _NON_EMPTY}}),
                 when("type", "basic", {"allOf": [given("username"), given("password")]}),
                 when("type", "header", {"allOf": [given("header_name"), given("header_value")]}),
             ]
@@ -285,6 +289,9 @@ class WebhookTargetIn(Strict):
     secret: str | None = None
 
 
+_HEADER_NAME = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
+_HeaderName = Annotated[str, Field(max_length=256, pattern=_HEADER_NAME)]
+_HeaderValue = Annotated[str, Field(max_length=4096)]
 _TOOL_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
 
@@ -302,8 +309,12 @@ class HttpTool(Strict):
         description="JSON Schema of the arguments (an object). GET sends them as the query string, other "
         "methods as the JSON body.",
     )
-    headers: dict[Annotated[str, Field(max_length=256, pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")],
-                  Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict, max_length=32)
+    headers: dict[_HeaderName, _HeaderValue] = Field(
+        default_factory=dict,
+        max_length=32,
+        # Every name must be a header token: say so for all keys, not only those that match.
+        json_schema_extra={"propertyNames": {"maxLength": 256, "pattern": _HEADER_NAME}, "additionalProperties": False},
+    )
     auth: DynamicContextAuth = Field(default_factory=lambda: DynamicContextAuth())
     timeout_s: float = Field(default=10.0, gt=0, le=30)
     filler: str | None = Field(

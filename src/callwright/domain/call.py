@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, EmailStr, Field, TypeAdapter, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
 
-from callwright.domain.common import FIELD_CONFLICT, AssumeUtc, JsonUuid, Out, Strict, UtcDatetime, given
+from callwright.domain.common import (
+    FIELD_CONFLICT,
+    AssumeUtc,
+    EmailAddress,
+    JsonUuid,
+    Out,
+    Strict,
+    UtcDatetime,
+    given,
+)
 from callwright.domain.contact import ContactIn, ExternalId
 from callwright.domain.phones import CountryCode, PhoneText
 
@@ -206,7 +215,7 @@ class CompatSeed004Call(Strict):
     updateExisting: bool = False
     firstName: str | None = Field(default=None, max_length=200)
     lastName: str | None = Field(default=None, max_length=200)
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: EmailAddress | None = Field(default=None, max_length=320)
     metadata: dict[str, Any] | None = None
     promptTags: dict[str, Any] | None = None
     contactUuid: JsonUuid | None = None

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 from uuid import UUID
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
@@ -27,6 +28,22 @@ def _iso_z(value: datetime) -> str:
 
 
 TIMESTAMP_RANGE = "timestamp_range"
+
+EMAIL_ADDRESS = "email_address"
+"""The 422 ``type`` of an address JSON Schema's ``format: email`` allows but mail cannot reach
+(a reserved or special-use domain such as ``.test`` or ``localhost``, an unusual syntax)."""
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        reason = {"reason": str(exc)}
+        raise PydanticCustomError(EMAIL_ADDRESS, "value is not a valid email address: {reason}", reason) from None
+
+
+EmailAddress = Annotated[str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email"})]
+"""An email address, normalised; refused with type ``email_address``."""
 """The 422 ``type`` of a timestamp whose UTC time falls outside years 1 to 9999."""
 
 

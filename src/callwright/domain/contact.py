@@ -6,9 +6,9 @@ from functools import cache
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
-from callwright.domain.common import Out, Strict, UtcDatetime, not_null
+from callwright.domain.common import EmailAddress, Out, Strict, UtcDatetime, not_null
 from callwright.domain.phones import CountryCode, PhoneText
 
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
@@ -55,7 +55,7 @@ class ContactIn(Strict):
     phone_number: PhoneText = Field(description="Any format; national numbers are read in `country_code`.")
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
     external_id: ExternalId | None = None
     timezone: TimeZoneName | None = Field(default=None, description="IANA zone; derived from the number when absent.")
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -70,7 +70,7 @@ class ContactUpdate(Strict):
     country_code: CountryCode | None = None
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
     external_id: ExternalId | None = None
     timezone: TimeZoneName | None = None
     attributes: dict[str, Any] | None = None
