@@ -17,6 +17,12 @@ from callwright.dialogue.llm_endpoint import ModelEndpoint
 from callwright.dialogue.llm_stream import ModelFailure, new_client
 
 
+def _build(endpoint: ModelEndpoint, timeout_s: float) -> AsyncOpenAI:
+    client = new_client(endpoint.base_url, endpoint.api_key, timeout_s)
+    _ = client.chat.completions  # the package loads its resources on first access: here, not on the loop
+    return client
+
+
 class ModelClients:
     """``get`` returns the client for an endpoint, building it off the loop the first time."""
 
@@ -31,9 +37,7 @@ class ModelClients:
             return client
         pending = self._building.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(
-                asyncio.to_thread(new_client, endpoint.base_url, endpoint.api_key, timeout_s)
-            )
+            pending = asyncio.ensure_future(asyncio.to_thread(_build, endpoint, timeout_s))
             self._building[key] = pending
         try:
             client = await asyncio.shield(pending)
