@@ -143,7 +143,8 @@ async def all_delivered(world: World, count: int) -> bool:
 async def test_each_event_is_delivered_signed_with_its_request_id_as_webhook_id(world: World) -> None:
     await world.end_a_call_and_wait(lambda: all_delivered(world, 3))
     got = world.receiver.events()
-    assert [g.json()["event"] for g in got] == ["call.started", "call.ended", "call.analyzed"]
+    # Deliveries are sent concurrently, so arrival order is not promised (docs/webhooks.md).
+    assert sorted(g.json()["event"] for g in got) == ["call.analyzed", "call.ended", "call.started"]
     for g in got:
         Webhook(world.secret).verify(g.body, g.headers)
         assert g.headers["webhook-id"] == g.json()["request_id"]
