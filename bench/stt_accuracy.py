@@ -130,10 +130,10 @@ def main() -> None:
                 utterance = transcriber.utterance(expect)
                 for i in range(0, len(pcm), FRAME_BYTES):
                     t0 = time.perf_counter()
-                    utterance.feed(pcm[i : i + FRAME_BYTES])
+                    utterance.push(pcm[i : i + FRAME_BYTES])
                     feed_s.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                text = utterance.finish().text
+                text = utterance.finish_now().text
                 finish_s.append(time.perf_counter() - t0)
                 total += 1
                 right += text == wanted

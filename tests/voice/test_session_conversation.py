@@ -15,6 +15,7 @@ from callwright.dialogue.base import End, Listen, Say, UserInput
 from callwright.domain.expectation import Expectation
 from callwright.voice.session import CallSession
 from callwright.voice.session_types import SessionConfig, SessionEvent, StateEvent, TranscriptEvent
+from callwright.voice.stt.base import TranscriberError
 from callwright.voice.transport import QueueTransport
 
 YES_NO = Expectation(kind="yes_no")
@@ -216,3 +217,54 @@ async def test_latency_is_recorded_per_turn_and_adds_up() -> None:
     assert set(summary) == {
         "endpointing_ms", "stt_ms", "dialogue_ms", "tools_ms", "tts_ms", "overhead_ms", "total_ms"
     }
+
+
+async def test_a_slow_recogniser_does_not_hold_up_the_inbound_audio_and_stt_time_is_measured() -> None:
+    """finish() is awaited off the inbound task: frames keep being read while it runs, and the
+    latency record's stt share is the recogniser's time."""
+    dialogue = TinyDialogue(greeting("Shall we?"), [Say("Great, bye."), End("completed")])
+    recognizer = ScriptedRecognizer(["yes"], delay_s=0.3)
+    session, transport = session_for(dialogue, recognizer)
+    carrier = FakeCarrier(transport, on_listen=answer_on_listen())
+    frames_at_end: list[int] = []
+    original = recognizer.utterance
+
+    def watch(expect: Expectation | None) -> object:
+        utterance = original(expect)
+        inner = utterance.finish
+
+        async def finish() -> object:
+            frames_at_end.append(session.listener.frames)
+            result = await inner()
+            frames_at_end.append(session.listener.frames)
+            return result
+
+        utterance.finish = finish  # type: ignore[method-assign]
+        return utterance
+
+    recognizer.utterance = watch  # type: ignore[method-assign,assignment]
+    result = await run_call(session, carrier)
+    assert dialogue.inputs == [UserInput(text="yes", confidence=0.9)]
+    assert frames_at_end[1] - frames_at_end[0] >= 10  # ~15 frames arrived during the 300 ms decode
+    assert recognizer.pauses >= 1  # told when the endpointing silence began
+    turn = result.latency.turns[0]
+    assert 280 <= turn.stt <= 600
+
+
+async def test_a_failing_recogniser_gives_an_empty_turn_not_a_failed_call() -> None:
+    dialogue = TinyDialogue(greeting("Shall we?"), [Say("Sorry?"), End("completed")])
+
+    class Broken(ScriptedRecognizer):
+        def utterance(self, expect: Expectation | None) -> object:  # type: ignore[override]
+            utterance = super().utterance(expect)
+
+            async def finish() -> object:
+                raise TranscriberError("service unavailable", retryable=True)
+
+            utterance.finish = finish  # type: ignore[method-assign]
+            return utterance
+
+    session, transport = session_for(dialogue, Broken(["yes"]))
+    result = await run_call(session, FakeCarrier(transport, on_listen=answer_on_listen()))
+    assert dialogue.inputs == [UserInput(text="", confidence=None)]
+    assert result.status == "completed"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
 from tests.voice.conftest import PhoneSpeech, frames_of
 
 from callwright.domain.expectation import Expectation
-from callwright.voice.stt.base import Transcript
+from callwright.voice.stt.base import TranscriberError, Transcript
 from callwright.voice.stt.pocketsphinx import DecoderPool, PocketsphinxTranscriber
 from callwright.voice.stt.scripted import ScriptedTranscriber
 
@@ -23,8 +24,8 @@ def transcriber() -> PocketsphinxTranscriber:
 def recognise(t: PocketsphinxTranscriber, expect: Expectation | None, pcm: bytes) -> Transcript:
     utterance = t.utterance(expect)
     for frame in frames_of(pcm):
-        utterance.feed(frame)
-    return utterance.finish()
+        utterance.push(frame)
+    return utterance.finish_now()
 
 
 @pytest.mark.parametrize("said", ["yes", "yeah", "sure", "of course"])
@@ -87,7 +88,7 @@ def test_silence_gives_empty_text(
 
 
 def test_finish_without_audio_gives_empty_text(transcriber: PocketsphinxTranscriber) -> None:
-    assert transcriber.utterance(Expectation("yes_no")).finish() == Transcript("")
+    assert transcriber.utterance(Expectation("yes_no")).finish_now() == Transcript("")
 
 
 def test_concurrent_utterances_get_different_decoders() -> None:
@@ -100,8 +101,8 @@ def test_concurrent_utterances_get_different_decoders() -> None:
 def test_a_finished_utterance_returns_its_decoder_to_the_pool() -> None:
     pool = DecoderPool()
     t = PocketsphinxTranscriber(pool)
-    t.utterance(Expectation("yes_no")).finish()
-    t.utterance(Expectation("yes_no")).finish()
+    t.utterance(Expectation("yes_no")).finish_now()
+    t.utterance(Expectation("yes_no")).finish_now()
     assert pool.created["grammar"] == 1
 
 
@@ -126,18 +127,38 @@ def test_scripted_transcriber_returns_its_lines_in_order() -> None:
     texts = []
     for _ in range(3):
         u = t.utterance(None)
-        u.feed(bytes(640))
-        texts.append(u.finish().text)
+        u.push(bytes(640))
+        texts.append(asyncio.run(u.finish()).text)
     assert texts == ["yes", "tuesday", ""]
 
 
 def test_scripted_transcriber_counts_the_audio_it_is_fed() -> None:
     u = ScriptedTranscriber(["x"]).utterance(None)
-    u.feed(bytes(640))
-    u.feed(bytes(640))
+    u.push(bytes(640))
+    u.push(bytes(640))
     assert u.bytes_fed == 1280
 
 
 def test_scripted_transcriber_asks_a_callable_with_the_expectation() -> None:
     t = ScriptedTranscriber(lambda expect: "yes" if expect and expect.kind == "yes_no" else "hello")
-    assert (t.utterance(Expectation("yes_no")).finish().text, t.utterance(None).finish().text) == ("yes", "hello")
+    yes_no, open_text = t.utterance(Expectation("yes_no")), t.utterance(None)
+    assert (asyncio.run(yes_no.finish()).text, asyncio.run(open_text.finish()).text) == ("yes", "hello")
+
+
+async def test_finish_is_awaitable_and_declares_its_rate(phone_speech: PhoneSpeech) -> None:
+    t = PocketsphinxTranscriber(DecoderPool())
+    assert t.sample_rate == 16000
+    u = t.utterance(Expectation("yes_no"))
+    for frame in frames_of(phone_speech("yes")):
+        u.push(frame)
+    u.pause()
+    assert u.partial() is None
+    assert (await u.finish()).text == "yes"
+
+
+def test_pushing_after_finish_is_a_transcriber_error() -> None:
+    u = PocketsphinxTranscriber(DecoderPool()).utterance(Expectation("yes_no"))
+    u.finish_now()
+    with pytest.raises(TranscriberError) as raised:
+        u.push(bytes(640))
+    assert raised.value.retryable is False

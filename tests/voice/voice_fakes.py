@@ -42,22 +42,47 @@ class ScriptedUtterance:
         self.expect = expect
         self.bytes = 0
 
-    def feed(self, pcm16k: bytes) -> None:
+        self.pauses = 0
+        self.resumes = 0
+        self.closed = False
+
+    def push(self, pcm16k: bytes) -> None:
         self.bytes += len(pcm16k)
 
-    def finish(self) -> Transcript:
+    def partial(self) -> str | None:
+        return None
+
+    def pause(self) -> None:
+        self.pauses += 1
+        self.owner.pauses += 1
+
+    def resume(self) -> None:
+        self.resumes += 1
+        self.owner.resumes += 1
+
+    async def finish(self) -> Transcript:
         self.owner.fed_ms.append(self.bytes // 32)
         text = self.owner.texts.pop(0) if self.owner.texts else ""
+        if self.owner.delay_s:
+            await asyncio.sleep(self.owner.delay_s)  # a slow recogniser, off the event loop
         return Transcript(text, 0.9)
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class ScriptedRecognizer:
     """Returns the scripted texts in order, one per utterance; records what it was given."""
 
-    def __init__(self, texts: list[str] | None = None) -> None:
+    sample_rate = RATE
+
+    def __init__(self, texts: list[str] | None = None, delay_s: float = 0.0) -> None:
         self.texts = list(texts or [])
+        self.delay_s = delay_s
         self.expects: list[Expectation | None] = []
         self.fed_ms: list[int] = []
+        self.pauses = 0
+        self.resumes = 0
 
     def utterance(self, expect: Expectation | None) -> ScriptedUtterance:
         self.expects.append(expect)

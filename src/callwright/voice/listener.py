@@ -3,15 +3,21 @@
 Per 20 ms frame: decode the μ-law to PCM16 at 8 kHz (a table lookup), record it, VAD, keep
 ~200 ms of pre-roll, judge the end of the turn and listen for an answering machine, all at the
 wire's 8 kHz. Only the audio the recogniser gets (the current utterance and its pre-roll) is
-upsampled to the engine's 16 kHz: most frames of a call are the caller listening, and the
-resampler was the largest per-frame cost (~39 µs of ~100 µs, py-spy at 20 calls). It is
-synchronous and does no I/O, so the session's inbound task runs it inline (pocketsphinx's
-per-frame feed and the VAD are well under a millisecond). Decisions that depend on what the
-agent is doing (barge-in, ignoring backchannels) are the session's: this class reports facts.
+converted to the rate the transcriber declares (upsampled once to 16 kHz, or passed as is at
+8 kHz): most frames of a call are the caller listening, and the resampler was the largest
+per-frame cost (~39 µs of ~100 µs, py-spy at 20 calls). It is synchronous and does no I/O, so
+the session's inbound task runs it inline (a transcriber's ``push`` and the VAD are well under a
+millisecond). It never waits for text: the end of a turn is reported at once with the
+utterance, whose asynchronous ``finish`` the session awaits in a task of its own. When the
+caller falls silent the utterance is told (``pause``) so a slow recogniser can start decoding
+while the endpointing silence runs, and told again if speech resumes. Decisions that depend on
+what the agent is doing (barge-in, ignoring backchannels) are the session's: this class reports
+facts.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,10 +33,16 @@ from callwright.voice.audio import (
     ulaw_decode,
 )
 from callwright.voice.recorder import Recorder
-from callwright.voice.stt.base import Transcriber, Transcript, Utterance
+from callwright.voice.stt.base import Transcriber, TranscriberError, Utterance
 from callwright.voice.turns import Endpointer
 from callwright.voice.vad import SpeechDetector
 from callwright.voice.voicemail import BeepDetector, GreetingDetector, GreetingVerdict
+
+log = logging.getLogger("callwright.listener")
+
+# Silence before the transcriber is told the caller paused: long enough to skip the gaps inside
+# words (stop consonants read as 20–40 ms of non-speech), short against the endpointing delay.
+PAUSE_AFTER_MS = 60
 
 
 @dataclass(frozen=True)
@@ -45,19 +57,21 @@ class SpeechSustained:
 
     utterance: int
     voiced_ms: int
+    partial_text: str | None = None  # what the recogniser has so far, where it gives partials
 
 
 @dataclass(frozen=True)
 class SpeechEnded:
-    """End of a turn: what was said and when (stream ms and monotonic wall times)."""
+    """End of a turn: when it was spoken (stream ms and monotonic wall times), and the
+    recognition to finish for its text. ``recognition`` is None when the utterance was dropped
+    or not transcribed; whoever takes the signal must ``finish`` or ``close`` it."""
 
     utterance: int
-    transcript: Transcript | None  # None when the utterance was dropped or not transcribed
+    recognition: Utterance | None
     start_ms: int
     end_ms: int
     speech_end_at: float
     endpoint_at: float
-    stt_done_at: float
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,7 @@ class Listener:
         endpointing_ms: int = 500,
         sustained_ms: int = 300,
         preroll_ms: int = 200,
+        pause_after_ms: int = PAUSE_AFTER_MS,
         detect_greeting: bool = False,
         detect_beep: bool = False,
         machine_greeting_ms: int = 3000,
@@ -95,6 +110,11 @@ class Listener:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transcriber = transcriber
+        rate = transcriber.sample_rate
+        if rate not in (CARRIER_RATE, 2 * CARRIER_RATE):
+            raise ValueError(f"transcriber sample rate {rate} Hz is not supported (8000 or 16000)")
+        self._upsample = rate != CARRIER_RATE
+        self._pause_after_ms = pause_after_ms
         self._clock = clock
         self._recorder = recorder
         self._splitter = FrameSplitter(CARRIER_FRAME_BYTES)
@@ -110,6 +130,7 @@ class Listener:
         self._utterances = 0
         self._utterance: Utterance | None = None
         self._upsampler: CarrierDecoder | None = None  # 8 -> 16 kHz for the current utterance
+        self._paused = False  # the utterance was told the caller fell silent
         self._current: int | None = None
         self._dropped = False
         self._sustained_sent = False
@@ -146,8 +167,35 @@ class Listener:
         """Stop transcribing ``utterance``; its end is still reported (transcript None)."""
         if self._current == utterance:
             self._dropped = True
-            self._utterance = None
-            self._upsampler = None
+            self._close_utterance()
+
+    def close(self) -> None:
+        """The call is over: abandon the utterance in progress, if any."""
+        self._close_utterance()
+
+    def _close_utterance(self) -> None:
+        utterance, self._utterance = self._utterance, None
+        self._upsampler = None
+        if utterance is not None:
+            try:
+                utterance.close()
+            except Exception:  # a provider bug must not take the inbound loop down
+                log.exception("closing an utterance failed")
+
+    def _push(self, pcm: bytes) -> None:
+        if self._utterance is None:
+            return
+        if self._upsampler is not None:
+            pcm = self._upsampler.upsample(pcm)
+        try:
+            self._utterance.push(pcm)
+        except TranscriberError:
+            log.exception("the transcriber refused audio; this utterance goes untranscribed")
+            self._close_utterance()
+
+    def partial_text(self) -> str | None:
+        """The current utterance's partial text, where the recogniser gives it."""
+        return self._utterance.partial() if self._utterance is not None else None
 
     def stop_beep_detection(self) -> None:
         self.beep = None
@@ -195,8 +243,8 @@ class Listener:
         if self._current is None:
             if speaking:
                 signals.extend(self._start(at_ms))
-        elif self._utterance is not None and self._upsampler is not None:
-            self._utterance.feed(self._upsampler.upsample(pcm))
+        elif self._utterance is not None:
+            self._push(pcm)
 
         if self.greeting is not None and (self._current is not None or self.greeting.heard_speech):
             # Judged on the same frames as the endpointer, so a pause ends both on one frame.
@@ -208,10 +256,25 @@ class Listener:
         if self._current is not None:
             if self._endpointer.frame(at_ms, speaking):
                 signals.append(self._end())
-            elif not self._sustained_sent and self._endpointer.voiced_ms >= self.sustained_ms:
+                return signals
+            self._track_pause(at_ms, speaking)
+            if not self._sustained_sent and self._endpointer.voiced_ms >= self.sustained_ms:
                 self._sustained_sent = True
-                signals.append(SpeechSustained(self._current, self._endpointer.voiced_ms))
+                signals.append(SpeechSustained(self._current, self._endpointer.voiced_ms, self.partial_text()))
         return signals
+
+    def _track_pause(self, at_ms: int, speaking: bool) -> None:
+        """Tell the utterance when the caller has been silent ``pause_after_ms`` and when they
+        speak again, so a recogniser can decode during the endpointing silence."""
+        if self._utterance is None:
+            return
+        if speaking:
+            if self._paused:
+                self._paused = False
+                self._utterance.resume()
+        elif not self._paused and self._endpointer.silence_ms(at_ms + FRAME_MS) >= self._pause_after_ms:
+            self._paused = True
+            self._utterance.pause()
 
     def _start(self, at_ms: int) -> list[Signal]:
         self._utterances += 1
@@ -223,11 +286,16 @@ class Listener:
         # The VAD confirmed speech after a run of voiced frames; those count as heard.
         self._endpointer.start(start_ms, voiced_ms=(run - 1) * FRAME_MS)
         self._endpointer.last_voiced_ms = at_ms  # frame() adds this frame
+        self._paused = False
         if self.transcribe:
-            self._utterance = self._transcriber.utterance(self.expect)
-            self._upsampler = upsampler = CarrierDecoder()
+            try:
+                self._utterance = self._transcriber.utterance(self.expect)
+            except TranscriberError:
+                log.exception("the transcriber could not start an utterance; it goes untranscribed")
+                self._utterance = None
+            self._upsampler = CarrierDecoder() if self._upsample else None
             for pcm in self._preroll:
-                self._utterance.feed(upsampler.upsample(pcm))
+                self._push(pcm)
         return [SpeechStarted(self._current, start_ms)]
 
     def end_now(self) -> SpeechEnded | None:
@@ -237,24 +305,21 @@ class Listener:
     def _end(self) -> SpeechEnded:
         assert self._current is not None
         endpoint_at = self._clock()
-        transcript: Transcript | None = None
-        if self._utterance is not None and not self._dropped:
-            transcript = self._utterance.finish()
-        stt_done_at = self._clock()
+        recognition = self._utterance if not self._dropped else None
         start_ms = self._endpointer.speech_start_ms or 0
         end_ms = self._endpointer.last_voiced_ms or start_ms
         signal = SpeechEnded(
             utterance=self._current,
-            transcript=transcript,
+            recognition=recognition,
             start_ms=start_ms,
             end_ms=end_ms,
             speech_end_at=self._last_heard_at if self._last_heard_at is not None else endpoint_at,
             endpoint_at=endpoint_at,
-            stt_done_at=stt_done_at,
         )
         self._current = None
-        self._utterance = None
+        self._utterance = None  # handed over with the signal
         self._upsampler = None
+        self._paused = False
         self._endpointer.reset()
         self._vad.reset()
         return signal

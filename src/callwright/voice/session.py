@@ -2,7 +2,10 @@
 
 Three kinds of task, joined by one queue of signals:
 - *inbound* reads the carrier stream and runs the ``Listener`` inline on every frame (decode,
-  VAD, recogniser feed, endpointing, machine detection), passing marks to the playout;
+  VAD, recogniser push, endpointing, machine detection), passing marks to the playout;
+- a *transcription* awaits an ended utterance's ``finish`` (a local model decodes in a worker
+  thread, a service answers over the network) and hands the text to the loop as a turn, so
+  neither the inbound task nor the loop ever waits on speech-to-text;
 - *playout* synthesizes and paces the agent's sentences (see ``playout.py``);
 - a *dialogue turn* iterates ``dialogue.start()`` or ``dialogue.respond()`` and queues sentences.
 
@@ -61,7 +64,7 @@ from callwright.voice.session_types import (
     TranscriptEvent,
     TranscriptTurn,
 )
-from callwright.voice.stt.base import Transcriber
+from callwright.voice.stt.base import Transcriber, TranscriberError, Transcript, Utterance
 from callwright.voice.transport import (
     AudioIn,
     DtmfIn,
@@ -77,6 +80,8 @@ from callwright.voice.voicemail import VoicemailWait
 log = logging.getLogger("callwright.session")
 
 TICK_S = 0.05
+STT_TIMEOUT_S = 10.0
+"""Longest wait for an utterance's text; past it the turn goes on as heard-nothing."""
 LISTEN_PREFIX = "listen:"
 
 Mode = Literal["conversation", "voicemail", "message"]
@@ -104,7 +109,16 @@ class _Hangup:
     reason: str
 
 
-_Control = Signal | _StreamEnded | _Dtmf | _DialogueDone | _Hangup
+@dataclass(frozen=True)
+class _Transcribed:
+    """An ended utterance's text has arrived: the caller's turn."""
+
+    speech: SpeechEnded
+    transcript: Transcript
+    done_at: float
+
+
+_Control = Signal | _StreamEnded | _Dtmf | _DialogueDone | _Hangup | _Transcribed
 
 Transferrer = Callable[[str], Awaitable[None]]
 """Asks the carrier to connect the caller to a number (cold transfer); raises when it cannot."""
@@ -153,6 +167,7 @@ class CallSession:
         self._t0 = 0.0
         self._dialogue_task: asyncio.Task[None] | None = None
         self._inbound_task: asyncio.Task[None] | None = None
+        self._stt_tasks: list[asyncio.Task[None]] = []  # transcriptions in flight, oldest first
         self._agent_turn: AgentTurn | None = None
         self._last_listen: Listen | None = None
         self._dtmf: DtmfCollector | None = None
@@ -345,6 +360,8 @@ class CallSession:
             await self._dialogue_done(signal)
         elif isinstance(signal, _Dtmf):
             await self._digit(signal)
+        elif isinstance(signal, _Transcribed):
+            await self._transcribed(signal)
         elif isinstance(signal, BeepHeard | BeepEnded | GreetingClassified):
             await self._machine_cue(signal)
         elif self._mode == "conversation":
@@ -363,30 +380,59 @@ class CallSession:
             if (
                 signal.utterance in self._overlapped
                 and self.agent_busy
-                and self._policy.should_interrupt(signal.voiced_ms)
+                and self._policy.should_interrupt(signal.voiced_ms, signal.partial_text)
             ):
                 self._barged.add(signal.utterance)
                 await self._interrupt()
         elif isinstance(signal, SpeechEnded):
             self._idle_since = self._clock()
-            if self._greeting_pending():
-                return  # the machine verdict comes first; it arrives in the same frame
-            u = signal.utterance
-            if signal.transcript is None:
+            recognition = signal.recognition
+            if recognition is None:
                 return
-            if u in self._overlapped and u not in self._barged:
-                if u not in self._sustained or self.agent_busy:
-                    return  # a backchannel over the agent ("uh-huh"), not a turn
-            timer = self._latency.begin(signal.speech_end_at)
-            timer.endpoint = signal.endpoint_at
-            timer.stt_done = signal.stt_done_at
-            text = signal.transcript.text
-            await self._user_turn(
-                UserInput(text=text, confidence=signal.transcript.confidence),
-                signal.start_ms,
-                signal.end_ms,
-                timer,
-            )
+            u = signal.utterance
+            # The machine verdict comes first (it arrives in the same frame); a backchannel over
+            # the agent ("uh-huh") is not a turn.
+            backchannel = u in self._overlapped and u not in self._barged
+            if self._greeting_pending() or (backchannel and (u not in self._sustained or self.agent_busy)):
+                _close(recognition)
+                return
+            previous = self._stt_tasks[-1] if self._stt_tasks else None
+            task = asyncio.create_task(self._transcribe(signal, recognition, previous), name="transcribe")
+            self._stt_tasks.append(task)
+            task.add_done_callback(self._stt_tasks.remove)
+
+    async def _transcribe(
+        self, signal: SpeechEnded, recognition: Utterance, previous: asyncio.Task[None] | None
+    ) -> None:
+        """Await the utterance's text off the loop's critical path; turns keep their order."""
+        try:
+            transcript = await asyncio.wait_for(recognition.finish(), STT_TIMEOUT_S)
+        except asyncio.CancelledError:
+            _close(recognition)
+            raise
+        except Exception as exc:  # TranscriberError, a timeout, or a provider bug: heard nothing
+            _close(recognition)
+            retryable = isinstance(exc, TimeoutError) or (isinstance(exc, TranscriberError) and exc.retryable)
+            log.warning("speech-to-text failed (retryable=%s): %s: %s", retryable, type(exc).__name__, exc)
+            transcript = Transcript("")
+        done_at = self._clock()
+        if previous is not None:
+            await asyncio.wait([previous])  # its turn first; its failure is its own
+        self._signals.put_nowait(_Transcribed(signal, transcript, done_at))
+
+    async def _transcribed(self, signal: _Transcribed) -> None:
+        if self._mode != "conversation" or self._ending is not None:
+            return
+        speech = signal.speech
+        timer = self._latency.begin(speech.speech_end_at)
+        timer.endpoint = speech.endpoint_at
+        timer.stt_done = signal.done_at
+        await self._user_turn(
+            UserInput(text=signal.transcript.text, confidence=signal.transcript.confidence),
+            speech.start_ms,
+            speech.end_ms,
+            timer,
+        )
 
     def _greeting_pending(self) -> bool:
         return self.listener.greeting is not None and self.listener.greeting.verdict is None
@@ -559,7 +605,8 @@ class CallSession:
             digits = self._dtmf.poll(round(now * 1000))
             if digits is not None:
                 await self._digits_done(digits, now)
-        if self.agent_busy or self.listener.in_speech or self._dtmf is not None or self._greet_at is not None:
+        busy = self.agent_busy or self.listener.in_speech or bool(self._stt_tasks)
+        if busy or self._dtmf is not None or self._greet_at is not None:
             self._idle_since = now
         elif now - self._idle_since >= cfg.end_call_after_silence_s:
             await self._finish("completed", "silence_timeout")
@@ -604,6 +651,11 @@ class CallSession:
             inbound.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await inbound
+        for stt in list(self._stt_tasks):
+            stt.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await stt
+        self.listener.close()
         with contextlib.suppress(Exception):
             await self.transport.close()
         self._close_agent_turn(interrupted=interrupted)
@@ -630,3 +682,10 @@ class CallSession:
             return
         with contextlib.suppress(Exception):  # a broken observer must not break the call
             self._on_event(event)
+
+
+def _close(recognition: Utterance) -> None:
+    try:
+        recognition.close()
+    except Exception:  # a provider bug must not end the call
+        log.exception("closing an utterance failed")

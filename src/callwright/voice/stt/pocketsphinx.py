@@ -12,7 +12,8 @@ Measured choices (bench/stt_accuracy.py, notes in the module's report):
 - Decoders are pooled per process. An utterance borrows one for its whole life and gives it
   back on finish, so a decoder never serves two utterances at once; grammars are added to a
   decoder the first time it needs them and kept, by name.
-- Audio is decoded as it arrives, a few frames at a time, so finish() only flushes the tail.
+- Audio is decoded as it arrives, a few frames at a time, so finish() only flushes the tail
+  (well under the time of a loop iteration for a grammar, ~14 ms open), and does it inline.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import pocketsphinx as ps
 
 from callwright.domain.expectation import Expectation
-from callwright.voice.stt.base import Transcript
+from callwright.voice.stt.base import TranscriberError, Transcript
 from callwright.voice.stt.grammars import Grammar, grammar_for
 
 FEED_CHUNK_BYTES = 640 * 4  # decode every 80 ms: fewer calls into C, still incremental
@@ -218,10 +219,10 @@ class PocketsphinxUtterance:
         self._pending = bytearray()
         self._started = False
 
-    def feed(self, pcm16k: bytes) -> None:
+    def push(self, pcm: bytes) -> None:
         if self._give_back is None:
-            raise RuntimeError("utterance already finished")
-        self._pending += pcm16k
+            raise TranscriberError("utterance already finished")
+        self._pending += pcm
         if len(self._pending) >= FEED_CHUNK_BYTES:
             self._process()
 
@@ -235,9 +236,22 @@ class PocketsphinxUtterance:
         self._decoder.process_raw(bytes(self._pending[:usable]), False, False)
         del self._pending[:usable]
 
-    def finish(self) -> Transcript:
+    def partial(self) -> str | None:
+        return None  # a mid-utterance hypothesis costs a search per call; not worth it per frame
+
+    def pause(self) -> None:
+        pass  # decoding keeps up with the audio: nothing to start early
+
+    def resume(self) -> None:
+        pass
+
+    async def finish(self) -> Transcript:
+        return self.finish_now()
+
+    def finish_now(self) -> Transcript:
+        """``finish`` without the event loop (benchmarks, tools)."""
         if self._give_back is None:
-            raise RuntimeError("utterance already finished")
+            raise TranscriberError("utterance already finished")
         try:
             self._process()
             if not self._started:
@@ -270,6 +284,8 @@ def _confidence(hyp: ps.Hypothesis) -> float | None:
 
 class PocketsphinxTranscriber:
     """Transcriber on the shipped en-us model: grammars for structured answers, LM for the rest."""
+
+    sample_rate = 16000  # the shipped acoustic model's rate (see the module notes)
 
     def __init__(self, pool: DecoderPool | None = None) -> None:
         self.pool = pool or default_pool()

@@ -22,11 +22,23 @@ class ScriptedUtterance:
         self.text = text
         self.bytes_fed = 0
 
-    def feed(self, pcm16k: bytes) -> None:
-        self.bytes_fed += len(pcm16k)
+    def push(self, pcm: bytes) -> None:
+        self.bytes_fed += len(pcm)
 
-    def finish(self) -> Transcript:
+    def partial(self) -> str | None:
+        return None
+
+    def pause(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass
+
+    async def finish(self) -> Transcript:
         return Transcript(self.text, 1.0 if self.text else None)
+
+    def close(self) -> None:
+        pass
 
 
 class ScriptedTranscriber:
@@ -35,6 +47,8 @@ class ScriptedTranscriber:
     A callable script is asked for the line with the utterance's expectation, so a benchmark can
     answer whatever the flow asks.
     """
+
+    sample_rate = 16000
 
     def __init__(self, script: Script) -> None:
         self._next: Callable[[Expectation | None], str]
