@@ -111,6 +111,16 @@ class Voice(Strict):
     provider: Literal["espeak", "elevenlabs", "openai", "tone"] = "espeak"
     voice_id: str = "en-us"
     speed: float = Field(default=1.0, ge=0.5, le=2.0)
+    model: str | None = Field(
+        default=None, max_length=200,
+        description="Provider model (elevenlabs, openai); the provider's default when absent.",
+    )
+    api_key_env: str | None = Field(
+        default=None, pattern=_ENV_NAME,
+        description="Name of the setting that holds the provider's key (never the key itself); "
+        "ELEVENLABS_API_KEY or OPENAI_API_KEY when absent.",
+    )
+
 
 
 class TranscriberConfig(Strict):

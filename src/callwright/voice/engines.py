@@ -3,6 +3,9 @@ unused vendor SDK is never loaded."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from callwright.domain.agent import TranscriberConfig, Voice
 from callwright.voice.stt.base import Transcriber
 from callwright.voice.tts.base import Synthesizer
@@ -24,7 +27,45 @@ def build_transcriber(config: TranscriberConfig) -> Transcriber:
     raise ProviderUnavailable(f"transcriber provider {config.provider!r} is not available in this installation")
 
 
-def build_synthesizer(voice: Voice) -> Synthesizer:
+def _key(voice: Voice, default_setting: str, environ: Mapping[str, str]) -> str:
+    """The key in the setting the agent names (``voice.api_key_env``), or in the default one."""
+    setting = voice.api_key_env or default_setting
+    key = environ.get(setting, "").strip()
+    if not key:
+        raise ProviderUnavailable(
+            f"voice provider {voice.provider!r} needs an API key in the setting {setting}, "
+            "which is not set on the Callwright server"
+        )
+    return key
+
+
+def build_synthesizer(voice: Voice, environ: Mapping[str, str] | None = None) -> Synthesizer:
+    """The agent's voice. Remote providers take their key from the setting ``voice.api_key_env``
+    names (the provider's usual variable when absent), looked up in ``environ`` (the process
+    environment by default)."""
+    env = os.environ if environ is None else environ
+    if voice.provider == "elevenlabs":
+        from callwright.voice.tts.elevenlabs import DEFAULT_BASE_URL, DEFAULT_MODEL, ElevenLabsSynthesizer
+
+        return ElevenLabsSynthesizer(
+            api_key=_key(voice, "ELEVENLABS_API_KEY", env),
+            voice_id=voice.voice_id,
+            model_id=voice.model or DEFAULT_MODEL,
+            base_url=env.get("ELEVENLABS_BASE_URL") or DEFAULT_BASE_URL,
+            speed=voice.speed,
+        )
+    if voice.provider == "openai":
+        from callwright.voice.tts.openai_speech import DEFAULT_BASE_URL as OPENAI_URL
+        from callwright.voice.tts.openai_speech import OpenAISpeechSynthesizer
+
+        default_voice = Voice.model_fields["voice_id"].default
+        return OpenAISpeechSynthesizer(
+            api_key=_key(voice, "OPENAI_API_KEY", env),
+            base_url=env.get("OPENAI_BASE_URL") or OPENAI_URL,
+            model=voice.model or "tts-1",
+            voice="alloy" if voice.voice_id == default_voice else voice.voice_id,  # "en-us" is espeak's
+            speed=voice.speed,
+        )
     if voice.provider == "espeak":
         from callwright.voice.tts.espeak import EspeakSynthesizer
 
