@@ -150,7 +150,7 @@ async def test_a_frame_that_is_not_json_raises(fake: FakeElevenLabsServer) -> No
     fake.script(Behaviour.malformed())
     error, took = await failure(synthesizer(fake))
     assert "not JSON" in str(error)
-    assert took < TIMEOUT_S
+    assert took < PROMPT_S  # the message shows it was not the timeout
 
 
 async def test_a_connection_dropped_mid_sentence_raises(fake: FakeElevenLabsServer) -> None:
@@ -158,7 +158,7 @@ async def test_a_connection_dropped_mid_sentence_raises(fake: FakeElevenLabsServ
     error, took = await failure(synthesizer(fake))
     assert "mid-sentence" in str(error)
     assert error.retryable
-    assert took < TIMEOUT_S
+    assert took < PROMPT_S  # the message shows it was not the timeout
 
 
 async def test_an_error_message_from_the_server_raises_a_final_error(fake: FakeElevenLabsServer) -> None:

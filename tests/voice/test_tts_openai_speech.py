@@ -152,7 +152,7 @@ async def test_a_connection_dropped_mid_body_raises(fake: FakeSpeechServer) -> N
     error, took = await failure(synthesizer(fake))
     assert "mid-sentence" in str(error)
     assert error.retryable
-    assert took < TIMEOUT_S
+    assert took < PROMPT_S  # the message shows it was not the timeout
 
 
 async def test_a_json_answer_is_not_taken_for_audio(fake: FakeSpeechServer) -> None:
