@@ -21,7 +21,7 @@ from callwright.dialogue.factory import DialogueUnavailable, build_dialogue
 from callwright.dialogue.inputs import DialogueDeps, DialogueInputs
 from callwright.dialogue.llm_clients import ModelClients
 from callwright.dialogue.llm_endpoint import ModelEndpoint, ModelServers
-from callwright.domain.agent import AgentSettings, LlmDialogueConfig
+from callwright.domain.agent import AgentSettings, LlmDialogueConfig, Voice
 from callwright.domain.call import LIVE_STATUSES
 from callwright.domain.pii import redact, redact_obj
 from callwright.net import SafeHttpClient
@@ -41,11 +41,15 @@ from callwright.voice.engines import ProviderUnavailable, build_synthesizer, bui
 from callwright.voice.session import CallSession
 from callwright.voice.session_types import SessionConfig, SessionEvent, SessionResult, TranscriptEvent
 from callwright.voice.transport import MediaTransport, TransportError
+from callwright.voice.tts.base import Synthesizer
+from callwright.voice.tts.fallback import FallbackSynthesizer
 
 log = logging.getLogger("callwright.media")
 
 DEFAULT_MODEL_TIMEOUT_S = LlmDialogueConfig.model_fields["timeout_s"].default
 """The client of the default server is warmed up with the default timeout (clients are per timeout)."""
+
+REMOTE_VOICES = frozenset({"elevenlabs", "openai"})
 
 _STATUS = {"completed": "completed", "voicemail": "voicemail", "failed": "failed", "canceled": "canceled"}
 
@@ -134,6 +138,7 @@ class MediaSessions:
         await call_state.transition(self.db, call_id, ["dialing", "ringing"], "in_progress", answered_at=utcnow())
         async with self.db.tx() as conn:
             await conn.execute(calls.update().where(calls.c.id == call_id).values(runner_id=self.runner_id))
+        fallbacks: list[dict[str, Any]] = []  # providers that failed mid-call and what took over
         try:
             version = await version_by_id(self.db, row.org_id, row.agent_version_id)
             settings = version.settings
@@ -141,7 +146,7 @@ class MediaSessions:
             prepared = await prepare_call(self.db, self.http, self.secrets, row, settings)
             dialogue = build_dialogue(settings, dialogue_inputs(settings, row, prepared), self.deps)
             transcriber = build_transcriber(settings.transcriber)
-            synthesizer = build_synthesizer(settings.voice)
+            synthesizer = self._voice(settings, fallbacks)
         except (ProviderUnavailable, DialogueUnavailable) as exc:
             await call_state.finish(self.db, call_id, "failed", "engine_unavailable", error=str(exc))
             await transport.close()
@@ -183,6 +188,8 @@ class MediaSessions:
             await _close_dialogue(dialogue)
         try:
             requests = getattr(dialogue, "requests", None)
+            if fallbacks:
+                result.results.setdefault("provider_fallbacks", fallbacks)
             await self._store(call_id, result, prepared, settings.redact_pii, model_requests=requests)
         finally:
             await transport.close()
@@ -191,6 +198,26 @@ class MediaSessions:
                 async with self.db.read() as conn:
                     fresh = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
                 await carrier_hang_up(self.db, fresh)
+
+    def _voice(self, settings: AgentSettings, fallbacks: list[dict[str, Any]]) -> Synthesizer:
+        """The agent's voice; a remote one has espeak behind it, so an outage mid-call changes the
+        voice (once, recorded on the conversation) instead of silencing the agent."""
+        servers = self.deps.servers
+        environ = dict(servers.environ)
+        # Keys given to the server as settings (.env) count as if they were in the environment.
+        environ.setdefault("OPENAI_API_KEY", servers.default_api_key)
+        environ.setdefault("OPENAI_BASE_URL", servers.default_base_url)
+        primary = build_synthesizer(settings.voice, {k: v for k, v in environ.items() if v})
+        if settings.voice.provider not in REMOTE_VOICES:
+            return primary
+
+        provider = settings.voice.provider
+
+        def record(reason: str) -> None:
+            log.warning("voice %s failed, espeak speaks for the rest of the call: %s", provider, reason)
+            fallbacks.append({"kind": "voice", "provider": provider, "fallback": "espeak", "reason": reason})
+
+        return FallbackSynthesizer(primary, build_synthesizer(Voice()), on_fallback=record)
 
     async def _authenticate(self, params: dict[str, str]) -> Row[Any] | None:
         try:

@@ -1,0 +1,65 @@
+"""A remote voice that fails mid-call: the agent goes on in the embedded voice for the rest of
+the call, and the conversation records the switch (a phone call over the simulated carrier,
+the voice provider a local server speaking ElevenLabs' stream-input protocol)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.e2e.conftest import VoiceServer, voice_settings
+from tests.fakes.elevenlabs_server import Behaviour, FakeElevenLabsServer
+from tests.support import client_for, new_key, running_server
+
+from callwright.demo import DEMO_FLOW
+
+
+@pytest.fixture(scope="module")
+def voice_provider() -> Iterator[FakeElevenLabsServer]:
+    with FakeElevenLabsServer(api_key="xi-e2e") as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, voice_provider: FakeElevenLabsServer) -> Iterator[VoiceServer]:
+    saved = {k: os.environ.get(k) for k in ("ELEVENLABS_API_KEY", "ELEVENLABS_BASE_URL")}
+    os.environ["ELEVENLABS_API_KEY"] = "xi-e2e"
+    os.environ["ELEVENLABS_BASE_URL"] = voice_provider.base_url
+    try:
+        settings = voice_settings(tmp_path_factory.mktemp("voice-fallback"))
+        with running_server(settings) as base:
+            with client_for(base, new_key(settings.database_url)) as client:
+                yield VoiceServer(base, settings.database_url, client)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_a_voice_provider_that_fails_mid_call_hands_over_to_espeak_and_the_call_records_it(
+    server: VoiceServer, voice_provider: FakeElevenLabsServer
+) -> None:
+    voice_provider.script(Behaviour.speak(), Behaviour.drop_after(1))
+    voice_provider.default = Behaviour.speak()
+    r = server.api.post("/v1/agents", json={
+        "name": "Remote voice", "dialogue": {"engine": "flow", "flow": DEMO_FLOW},
+        "voice": {"provider": "elevenlabs", "voice_id": "voice-1"}, "end_call_after_silence_s": 6,
+    })
+    assert r.status_code == 201, r.text
+    r = server.api.post("/v1/calls", json={
+        "agent_id": r.json()["id"], "to": "+15550100001",
+        "simulated_callee": {"says": ["yes"], "dtmf": {"verify": "4567"}},
+    })
+    assert r.status_code == 201, r.text
+    call: dict[str, Any] = server.wait_for_end(r.json()["id"])
+    assert call["status"] == "completed", call
+    (fallback,) = call["results"]["provider_fallbacks"]
+    assert (fallback["kind"], fallback["provider"], fallback["fallback"]) == ("voice", "elevenlabs", "espeak")
+    assert call["results"]["confirmed"] is True
+    # The provider heard the sentence that failed and at most the one synthesized ahead of it
+    # (the playout prefetches one): the rest of the call was espeak's.
+    assert 2 <= len(voice_provider.connections) <= 3
