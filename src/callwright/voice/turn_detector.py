@@ -4,9 +4,12 @@
 classifier head, quantised to an 8.7 MB ONNX file. It listens to the last 8 s of the caller's
 turn (16 kHz, :mod:`callwright.voice.log_mel` features) and gives the probability that the
 utterance is complete: "I'd like to book an appointment for Tuesday." versus "I'd like to book
-an…". It judges the words and the prosody, so it tells a finished sentence from a thinking
-pause that plain silence cannot tell apart. One call takes tens of milliseconds on one core
-(``bench/turn_detector.py``), so it runs on a worker thread, never on the event loop.
+an…". It judges the words and the prosody, where plain silence cannot tell a finished
+sentence from a thinking pause. It was trained on human and natural synthetic speech: on
+espeak-ng voices its judgement is erratic (a cut sentence often scores higher than the whole
+one), so the simulated callee does not exercise it meaningfully; see ``bench/turn_detector.py``.
+One call costs ~70 ms of CPU on one core (AMD EPYC, AVX2), so it runs on a worker thread,
+never on the event loop.
 
 **Where the file comes from.** We never commit the weights. :meth:`SmartTurnDetector.load`
 takes, in order: an explicit path; the ``CALLWRIGHT_SMART_TURN_MODEL`` environment variable;
