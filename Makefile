@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# The Smart Turn end-of-turn model (BSD-2-Clause) ships inside the pipecat-ai wheel; only the
+	# file is used, so the wheel is installed without its (large) dependencies.
+	$(BIN)/python -m pip install --quiet --no-deps "pipecat-ai==1.14.0"
 	@touch $(STAMP)
 
 setup: $(STAMP)
