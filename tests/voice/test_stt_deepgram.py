@@ -240,3 +240,8 @@ async def test_close_abandons_the_connection(fake: FakeDeepgramServer) -> None:
 def test_rates_other_than_8_or_16_khz_are_refused() -> None:
     with pytest.raises(ValueError):
         DeepgramTranscriber(KEY, sample_rate=44100)
+
+
+def test_an_utterance_off_the_event_loop_is_a_transcriber_error() -> None:
+    with pytest.raises(TranscriberError):
+        DeepgramTranscriber(KEY).utterance(None)

@@ -170,3 +170,10 @@ async def test_an_unreachable_server_is_a_retryable_error() -> None:
     error, took = await failure(stt)
     await stt.aclose()
     assert error.retryable and took < PROMPT_S
+
+
+async def test_a_regional_language_tag_is_sent_as_its_language(fake: FakeTranscribeServer) -> None:
+    stt = OpenAITranscriber(KEY, base_url=fake.base_url, language="en-US")
+    await recognise(stt)
+    await stt.aclose()
+    assert fake.uploads[0].fields["language"] == "en"

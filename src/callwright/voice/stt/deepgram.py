@@ -128,7 +128,11 @@ class DeepgramUtterance:
         self._ending = False  # CloseStream queued: a normal close is the end, not a failure
         self._closed = False
         self.bytes_sent = 0
-        self._task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._run())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError as exc:
+            raise TranscriberError("a Deepgram utterance must be started on the event loop") from exc
+        self._task: asyncio.Task[None] = loop.create_task(self._run())
 
     # --- the seam ------------------------------------------------------------------------------
 

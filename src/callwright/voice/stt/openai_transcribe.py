@@ -2,8 +2,9 @@
 
 The endpoint takes a whole file, so an utterance buffers its PCM and sends it as one WAV
 (PCM16 mono at the transcriber's ``sample_rate``) in a multipart form with ``model``,
-``language``, ``response_format=json`` and, when the dialogue expects one of a few answers, a
-``prompt`` listing them (Whisper follows the prompt's vocabulary). The answer is ``{"text": ...}``.
+``language`` (ISO-639-1: ``en-US`` is sent as ``en``), ``response_format=json`` and, when the
+dialogue expects one of a few answers, a ``prompt`` listing them (Whisper follows the prompt's
+vocabulary). The answer is ``{"text": ...}``.
 Authentication is ``Authorization: Bearer <key>``. There are no partial results.
 
 To take the round trip off the end of the turn, the request starts when the caller falls
@@ -73,7 +74,8 @@ class OpenAITranscriber:
             raise ValueError("timeout_s must be positive")
         self.url = base_url.rstrip("/") + "/audio/transcriptions"
         self.model = model
-        self.language = language
+        # The endpoint takes ISO-639-1 ("en"); an agent's language may be a BCP 47 tag ("en-US").
+        self.language = language.split("-")[0].strip().lower() if language else None
         self.timeout_s = timeout_s
         self._rate = sample_rate
         self._api_key = api_key
