@@ -245,3 +245,9 @@ def test_rates_other_than_8_or_16_khz_are_refused() -> None:
 def test_an_utterance_off_the_event_loop_is_a_transcriber_error() -> None:
     with pytest.raises(TranscriberError):
         DeepgramTranscriber(KEY).utterance(None)
+
+
+async def test_the_agents_hints_are_keywords_after_the_choices(fake: FakeDeepgramServer) -> None:
+    stt = transcriber(fake, hints=["Callwright", "billing"])
+    await stt.utterance(Expectation("choice", choices=("billing", "sales"))).finish()
+    assert fake.connections[0].query["keywords"] == ["billing", "sales", "Callwright"]

@@ -177,3 +177,11 @@ async def test_a_regional_language_tag_is_sent_as_its_language(fake: FakeTranscr
     await recognise(stt)
     await stt.aclose()
     assert fake.uploads[0].fields["language"] == "en"
+
+
+async def test_the_agents_hints_are_the_prompt_for_open_speech(fake: FakeTranscribeServer) -> None:
+    stt = OpenAITranscriber(KEY, base_url=fake.base_url, hints=["Callwright", "Zyrtec"])
+    await recognise(stt)
+    await recognise(stt, expect=Expectation("choice", choices=("yes",)))
+    await stt.aclose()
+    assert [u.fields["prompt"] for u in fake.uploads] == ["Callwright, Zyrtec.", "yes."]

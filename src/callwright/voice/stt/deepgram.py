@@ -33,7 +33,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "wss://api.deepgram.com"
 DEFAULT_MODEL = "nova-2"
 _RATES = (8000, 16000)
+MAX_KEYWORDS = 100  # Deepgram's limit on keyterms per request
 _NOT_RETRYABLE_HTTP = {400, 401, 402, 403, 404}
 _NOT_RETRYABLE_CLOSE = {1002, 1003, 1007, 1008, 1009}  # protocol, data, policy: the same audio fails again
 _MAX_FRAME_BYTES = 16000  # audio queued while connecting goes in frames of up to 0.5 s at 16 kHz
@@ -59,7 +60,8 @@ class DeepgramTranscriber:
 
     ``timeout_s`` bounds opening the connection and the wait for the final results after
     ``finish``. ``sample_rate`` is what the engine pushes: 16000 (wideband, the engine's own
-    rate) or 8000 (the phone line's; no upsampling before the network).
+    rate) or 8000 (the phone line's; no upsampling before the network). ``hints`` (the agent's
+    vocabulary: names, products) are sent as keywords with every utterance.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class DeepgramTranscriber:
         language: str = "en-US",
         sample_rate: int = 16000,
         timeout_s: float = 3.0,
+        hints: Sequence[str] = (),
     ) -> None:
         if not api_key:
             raise ValueError("a Deepgram API key is required")
@@ -83,6 +86,7 @@ class DeepgramTranscriber:
         self.timeout_s = timeout_s
         self._rate = sample_rate
         self._api_key = api_key
+        self.hints = tuple(h.strip() for h in hints if h.strip())
 
     def __repr__(self) -> str:  # never the key
         return f"DeepgramTranscriber(base_url={self.base_url!r}, model={self.model!r}, language={self.language!r})"
@@ -92,7 +96,8 @@ class DeepgramTranscriber:
         return self._rate
 
     def url(self, expect: Expectation | None) -> str:
-        """The ``/v1/listen`` URL for one utterance, with keyword hints for ``expect``'s choices."""
+        """The ``/v1/listen`` URL for one utterance, with keyword hints: ``expect``'s choices, then
+        the agent's ``hints`` (at most ``MAX_KEYWORDS`` in all)."""
         params: list[tuple[str, str]] = [
             ("encoding", "linear16"),
             ("sample_rate", str(self._rate)),
@@ -102,9 +107,9 @@ class DeepgramTranscriber:
             ("interim_results", "true"),
         ]
         hint = "keyterm" if self.model.startswith("nova-3") else "keywords"
-        for choice in expect.choices if expect is not None else ():
-            if choice.strip():
-                params.append((hint, choice.strip()))
+        choices = [c.strip() for c in expect.choices if c.strip()] if expect is not None else []
+        for word in list(dict.fromkeys([*choices, *self.hints]))[:MAX_KEYWORDS]:
+            params.append((hint, word))
         return f"{self.base_url}/v1/listen?{urlencode(params)}"
 
     def utterance(self, expect: Expectation | None) -> DeepgramUtterance:

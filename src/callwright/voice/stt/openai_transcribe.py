@@ -3,8 +3,8 @@
 The endpoint takes a whole file, so an utterance buffers its PCM and sends it as one WAV
 (PCM16 mono at the transcriber's ``sample_rate``) in a multipart form with ``model``,
 ``language`` (ISO-639-1: ``en-US`` is sent as ``en``), ``response_format=json`` and, when the
-dialogue expects one of a few answers, a ``prompt`` listing them (Whisper follows the prompt's
-vocabulary). The answer is ``{"text": ...}``.
+dialogue expects one of a few answers, a ``prompt`` listing them, else the agent's ``hints``
+(Whisper follows the prompt's vocabulary). The answer is ``{"text": ...}``.
 Authentication is ``Authorization: Bearer <key>``. There are no partial results.
 
 To take the round trip off the end of the turn, the request starts when the caller falls
@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import io
 import wave
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -35,6 +36,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "whisper-1"
 MIN_AUDIO_MS = 100  # the endpoint refuses shorter audio; an utterance this short is taken as silence
 _RATES = (8000, 16000)
+MAX_PROMPT_CHARS = 600  # Whisper reads the last 224 tokens of a prompt; a list longer than this is cut
 _RETRYABLE_HTTP = {408, 409, 425, 429}
 
 
@@ -54,6 +56,7 @@ class OpenAITranscriber:
 
     ``timeout_s`` bounds each request (connection and answer). One HTTP client is shared by the
     transcriber's utterances (connections are reused); ``aclose`` releases it, or pass ``http``.
+    ``hints`` (the agent's vocabulary) are the prompt when the dialogue expects no choices.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class OpenAITranscriber:
         timeout_s: float = 5.0,
         sample_rate: int = 16000,
         http: httpx.AsyncClient | None = None,
+        hints: Sequence[str] = (),
     ) -> None:
         if not api_key:
             raise ValueError("an OpenAI API key is required")
@@ -81,6 +85,7 @@ class OpenAITranscriber:
         self._api_key = api_key
         self._http = http
         self._owns_http = http is None
+        self.hints = tuple(h.strip() for h in hints if h.strip())
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAITranscriber(url={self.url!r}, model={self.model!r}, language={self.language!r})"
@@ -90,7 +95,7 @@ class OpenAITranscriber:
         return self._rate
 
     def utterance(self, expect: Expectation | None) -> OpenAIUtterance:
-        return OpenAIUtterance(self, _prompt(expect))
+        return OpenAIUtterance(self, _prompt(expect, self.hints))
 
     async def aclose(self) -> None:
         if self._http is not None and self._owns_http:
@@ -191,6 +196,13 @@ class OpenAIUtterance:
                 early.exception()  # retrieved, so a failed early request is not logged as lost
 
 
-def _prompt(expect: Expectation | None) -> str | None:
+def _prompt(expect: Expectation | None, hints: Sequence[str]) -> str | None:
+    """The expected choices, else the agent's vocabulary, as a prompt (a list in the caller's words)."""
     choices = [c.strip() for c in expect.choices if c.strip()] if expect is not None else []
-    return ", ".join(choices) + "." if choices else None
+    words = choices or list(hints)
+    if not words:
+        return None
+    prompt = ", ".join(words)
+    if len(prompt) > MAX_PROMPT_CHARS:
+        prompt = prompt[:MAX_PROMPT_CHARS].rsplit(",", 1)[0]  # whole words only
+    return prompt + "."
