@@ -24,6 +24,7 @@ from callwright.services.secrets import SecretBox, load_root_key
 from callwright.settings import Settings
 from callwright.store.db import Database
 from callwright.telephony.base import Carrier
+from callwright.voice.stt import whisper
 
 log = logging.getLogger("callwright.runtime")
 
@@ -97,6 +98,10 @@ class VoiceRuntime:
         self._listener: BrokerListener | None = None
 
     async def start(self, app: Any = None) -> None:
+        # The open-speech model is checked (sha256) and loaded before anything runs: a missing or
+        # corrupt model is a start-up error (TranscriberError), never a failure in a call.
+        whisper.configure_default(self.settings.whisper_model_dir, self.settings.whisper_model_sha256)
+        await asyncio.to_thread(whisper.default_engine().load)
         carriers.install(self.carriers)
         self.broker.state.dialer = self.dialer
         await self.broker.startup()

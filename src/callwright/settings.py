@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     )
     api_key_cache_s: float = Field(default=30.0, description="How long a verified API key is cached in memory.")
     default_country: str = Field(default="US", description="Region for numbers given without a country code.")
+    whisper_model_dir: Path | None = Field(
+        default=None,
+        description="A CTranslate2 Whisper model directory (model.bin, config.json, tokenizer.json, "
+        "vocabulary.txt) for open speech; the packaged Whisper tiny.en when empty. Checked at start-up.",
+    )
+    whisper_model_sha256: str | None = Field(
+        default=None,
+        description="Expected sha256 of model.bin in whisper_model_dir; the model is refused when it differs. "
+        "The packaged model is always checked against its pinned hash.",
+    )
     simulator_voice: str = Field(default="en-gb", description="espeak-ng voice of the simulated callee.")
     simulator_ring_ms: float = Field(default=1000.0, description="How long a simulated phone rings before it answers.")
     simulator_no_answer_after_ms: float | None = Field(

@@ -16,6 +16,18 @@ class ProviderUnavailable(RuntimeError):
 
 
 def build_transcriber(config: TranscriberConfig) -> Transcriber:
+    """``auto`` (the default): pocketsphinx under small grammars, Whisper for open speech;
+    ``whisper`` or ``pocketsphinx``: that recogniser for every turn."""
+    if config.provider == "auto":
+        from callwright.voice.stt.pocketsphinx import PocketsphinxTranscriber
+        from callwright.voice.stt.routing import RoutingTranscriber
+        from callwright.voice.stt.whisper import WhisperTranscriber
+
+        return RoutingTranscriber(PocketsphinxTranscriber(), WhisperTranscriber())
+    if config.provider == "whisper":
+        from callwright.voice.stt.whisper import WhisperTranscriber
+
+        return WhisperTranscriber()
     if config.provider == "pocketsphinx":
         from callwright.voice.stt.pocketsphinx import PocketsphinxTranscriber
 
