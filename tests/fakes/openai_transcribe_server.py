@@ -33,7 +33,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -179,7 +179,10 @@ class FakeTranscribeServer:
             self.uploads.append(upload)
         if not authorized:
             return self._error(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key")
-        form = await request.form()
+        async with request.form() as form:  # closes the uploaded file's spool
+            return await self._answer(upload, form)
+
+    async def _answer(self, upload: Upload, form: FormData) -> Response:
         file = form.get("file")
         upload.fields = {k: v for k, v in form.items() if isinstance(v, str)}
         if not isinstance(file, UploadFile) or not isinstance(form.get("model"), str):

@@ -132,6 +132,7 @@ class DeepgramUtterance:
         self._error: TranscriberError | None = None
         self._ending = False  # CloseStream queued: a normal close is the end, not a failure
         self._closed = False
+        self._settled = asyncio.Event()  # the outcome (results or failure) is known
         self.bytes_sent = 0
         try:
             loop = asyncio.get_running_loop()
@@ -163,7 +164,7 @@ class DeepgramUtterance:
         self._outbox.append(_CLOSE_STREAM)
         self._wake.set()
         try:
-            await asyncio.wait_for(self._task, self._timeout_s)
+            await asyncio.wait_for(self._settled.wait(), self._timeout_s)
         except TimeoutError as exc:
             raise TranscriberError(
                 f"Deepgram sent no final transcript within {self._timeout_s:g} s", retryable=True
@@ -182,33 +183,40 @@ class DeepgramUtterance:
         if self._closed:
             return
         self._closed = True
-        if not self._task.done():
-            self._task.cancel()
+        if not self._settled.is_set():
+            self._task.cancel()  # abandoned, or no outcome in time: the connection goes now
+        # else the task is only closing the connection, gracefully, within close_timeout
 
     # --- the connection ------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Connect, stream, collect. ``_settled`` is set as soon as the outcome is known (the
+        results complete, or a failure): the close handshake after it is nobody's wait."""
         try:
-            ws = await self._connect()
-        except TranscriberError as exc:
-            self._error = exc
-            return
-        try:
+            try:
+                ws = await self._connect()
+            except TranscriberError as exc:
+                self._error = exc
+                return
             async with ws:
                 sender = asyncio.get_running_loop().create_task(self._send(ws))
                 try:
                     await self._receive(ws)
+                except TranscriberError as exc:
+                    self._error = exc
                 finally:
+                    self._settled.set()
                     sender.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await sender
-        except TranscriberError as exc:
-            self._error = exc
         except ConnectionClosed:
-            pass  # closing our side after the results were in
+            pass  # closing our side after the outcome was known
         except Exception as exc:  # a bug or an unexpected library error: still one TranscriberError
-            log.exception("the Deepgram stream failed unexpectedly")
-            self._error = TranscriberError(f"Deepgram stream failed: {type(exc).__name__}: {exc}", retryable=True)
+            if not self._settled.is_set():
+                log.exception("the Deepgram stream failed unexpectedly")
+                self._error = TranscriberError(f"Deepgram stream failed: {type(exc).__name__}: {exc}", retryable=True)
+        finally:
+            self._settled.set()
 
     async def _connect(self) -> ClientConnection:
         try:
