@@ -185,3 +185,16 @@ async def test_the_agents_hints_are_the_prompt_for_open_speech(fake: FakeTranscr
     await recognise(stt, expect=Expectation("choice", choices=("yes",)))
     await stt.aclose()
     assert [u.fields["prompt"] for u in fake.uploads] == ["Callwright, Zyrtec.", "yes."]
+
+
+async def test_without_start_at_pause_the_request_waits_for_finish(fake: FakeTranscribeServer) -> None:
+    stt = OpenAITranscriber(KEY, base_url=fake.base_url, start_at_pause=False)
+    utterance = stt.utterance(None)
+    utterance.push(FRAME * 25)
+    utterance.pause()
+    await asyncio.sleep(0.2)
+    assert fake.uploads == []
+    utterance.push(FRAME * 5)
+    await utterance.finish()
+    await stt.aclose()
+    assert fake.uploads[0].pcm == FRAME * 30

@@ -11,7 +11,8 @@ To take the round trip off the end of the turn, the request starts when the call
 silent (``pause``), with the audio heard so far: by the time the endpointing silence has run and
 ``finish`` is called the text is usually back. ``resume`` (the caller spoke again) cancels it,
 and ``finish`` then sends the whole utterance. The silence pushed after ``pause`` is left out
-of the early request, which is the point: it is silence.
+of the early request, which is the point: it is silence. The price: a caller who pauses and
+speaks on costs a request that is thrown away (``start_at_pause=False`` turns this off).
 
 Every failure becomes one :class:`TranscriberError`: the server unreachable, an HTTP error
 (400/401/403/404/413/415 are not retryable; 408, 409, 429 and 5xx are), no answer within
@@ -57,6 +58,8 @@ class OpenAITranscriber:
     ``timeout_s`` bounds each request (connection and answer). One HTTP client is shared by the
     transcriber's utterances (connections are reused); ``aclose`` releases it, or pass ``http``.
     ``hints`` (the agent's vocabulary) are the prompt when the dialogue expects no choices.
+    ``start_at_pause=False`` waits for ``finish``: slower turns, but no request is ever wasted
+    (each pause the caller speaks on from costs one request for the audio so far).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class OpenAITranscriber:
         sample_rate: int = 16000,
         http: httpx.AsyncClient | None = None,
         hints: Sequence[str] = (),
+        start_at_pause: bool = True,
     ) -> None:
         if not api_key:
             raise ValueError("an OpenAI API key is required")
@@ -86,6 +90,7 @@ class OpenAITranscriber:
         self._http = http
         self._owns_http = http is None
         self.hints = tuple(h.strip() for h in hints if h.strip())
+        self.start_at_pause = start_at_pause
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAITranscriber(url={self.url!r}, model={self.model!r}, language={self.language!r})"
@@ -161,7 +166,7 @@ class OpenAIUtterance:
         return None
 
     def pause(self) -> None:
-        if self._closed or self._early is not None:
+        if self._closed or self._early is not None or not self._transcriber.start_at_pause:
             return
         try:
             loop = asyncio.get_running_loop()
