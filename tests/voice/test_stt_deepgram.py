@@ -251,3 +251,19 @@ async def test_the_agents_hints_are_keywords_after_the_choices(fake: FakeDeepgra
     stt = transcriber(fake, hints=["Callwright", "billing"])
     await stt.utterance(Expectation("choice", choices=("billing", "sales"))).finish()
     assert fake.connections[0].query["keywords"] == ["billing", "sales", "Callwright"]
+
+
+async def test_there_is_no_partial_before_the_first_result(fake: FakeDeepgramServer) -> None:
+    utterance = transcriber(fake).utterance(None)
+    assert utterance.partial() is None
+    utterance.close()
+
+
+async def test_there_is_no_partial_after_a_failure(fake: FakeDeepgramServer) -> None:
+    fake.script(Behaviour.close_after(6))
+    utterance = transcriber(fake).utterance(None)
+    await speak(utterance, 5, pace_s=0.005)
+    await eventually(lambda: utterance.partial() == "hello")
+    await speak(utterance, 5, pace_s=0.005)
+    await eventually(lambda: utterance.partial() is None)
+    utterance.close()

@@ -16,7 +16,9 @@ sent as soon as it is). The protocol (``wss://api.deepgram.com/v1/listen``):
   starts. After ``CloseStream`` it finalises what it holds, sends ``{"type": "Metadata", ...}``
   and closes the connection normally.
 
-``partial()`` is the final segments so far and the current interim one, joined. ``finish()``
+``partial()`` is the final segments so far and the current interim one, joined (None before
+the first result, so that a barge-in is not judged on words Deepgram has not had time to send,
+and after a failure). ``finish()``
 sends ``CloseStream`` and waits, at most ``timeout_s``, for the server to finish; its text is the
 final segments joined, its confidence their mean.
 
@@ -129,6 +131,7 @@ class DeepgramUtterance:
         self._finals: list[str] = []
         self._confidences: list[float] = []
         self._interim = ""
+        self._results = 0  # Results messages received
         self._error: TranscriberError | None = None
         self._ending = False  # CloseStream queued: a normal close is the end, not a failure
         self._closed = False
@@ -149,6 +152,10 @@ class DeepgramUtterance:
         self._wake.set()
 
     def partial(self) -> str | None:
+        """The finals and the current interim, joined; None until Deepgram has sent a result, and
+        after a failure: no text yet is not "no words" (the barge-in policy counts words)."""
+        if not self._results or self._error is not None:
+            return None
         return _join([*self._finals, self._interim])
 
     def pause(self) -> None:
@@ -295,6 +302,7 @@ class DeepgramUtterance:
         if not isinstance(best, Mapping) or not isinstance(best.get("transcript", ""), str):
             raise TranscriberError("Deepgram sent Results without a transcript", retryable=False)
         text = str(best.get("transcript") or "").strip()
+        self._results += 1
         if not message.get("is_final"):
             self._interim = text
             return
