@@ -140,3 +140,9 @@ def test_text_is_stripped() -> None:
 
 def test_empty_text_is_no_answer() -> None:
     assert parse_answer(Expectation(kind="text"), said("   ")) is None
+
+
+def test_digits_written_with_dots_are_digits() -> None:
+    """Whisper writes a digit string as a decimal ("5.051", "9.8.7.6")."""
+    assert parse_answer(Expectation(kind="digits", length=4), said("5.051.")) == "5051"
+    assert parse_answer(Expectation(kind="digits", length=4), said("9.8.7.6")) == "9876"

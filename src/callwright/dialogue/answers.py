@@ -123,8 +123,9 @@ def parse_digits(user: UserInput, length: int | None = None) -> str | None:
             if token in ("double", "triple"):
                 repeat = 2 if token == "double" else 3
                 continue
-            if token.isdigit():
-                digits += token * repeat if len(token) == 1 else token
+            if re.fullmatch(r"\d+(?:\.\d+)*", token):  # Whisper writes digit runs as "5.051", "9.8.6"
+                plain = token.replace(".", "")
+                digits += plain * repeat if len(plain) == 1 else plain
             elif token in _DIGIT_WORDS:
                 digits += _DIGIT_WORDS[token] * repeat
             repeat = 1

@@ -124,7 +124,7 @@ class Voice(Strict):
 
 class TranscriberConfig(Strict):
     provider: Literal["auto", "whisper", "pocketsphinx", "deepgram", "openai", "scripted"] = "auto"
-    """``auto``: pocketsphinx under small grammars (yes/no, choices, digits), Whisper for the rest."""
+    """``auto``: pocketsphinx under small grammars (yes/no, choices), Whisper for the rest."""
     language: str = "en-US"
     hints: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=200)
 
