@@ -127,6 +127,16 @@ class TranscriberConfig(Strict):
     """``auto``: pocketsphinx under small grammars (yes/no, choices), Whisper for the rest."""
     language: str = "en-US"
     hints: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=200)
+    model: str | None = Field(
+        default=None, max_length=200,
+        description="Provider model (deepgram: nova-2, nova-3, nova-2-phonecall; openai: whisper-1, "
+        "gpt-4o-mini-transcribe); the provider's default when absent.",
+    )
+    api_key_env: str | None = Field(
+        default=None, pattern=_ENV_NAME,
+        description="Name of the setting that holds the provider's key (never the key itself); "
+        "DEEPGRAM_API_KEY or OPENAI_API_KEY when absent.",
+    )
 
 
 class TurnTaking(Strict):

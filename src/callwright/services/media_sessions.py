@@ -21,7 +21,7 @@ from callwright.dialogue.factory import DialogueUnavailable, build_dialogue
 from callwright.dialogue.inputs import DialogueDeps, DialogueInputs
 from callwright.dialogue.llm_clients import ModelClients
 from callwright.dialogue.llm_endpoint import ModelEndpoint, ModelServers
-from callwright.domain.agent import AgentSettings, LlmDialogueConfig, Voice
+from callwright.domain.agent import AgentSettings, LlmDialogueConfig, TranscriberConfig, Voice
 from callwright.domain.call import LIVE_STATUSES
 from callwright.domain.pii import redact, redact_obj
 from callwright.net import SafeHttpClient
@@ -37,9 +37,11 @@ from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.store.types import utcnow
 from callwright.templating import render_safe
-from callwright.voice.engines import ProviderUnavailable, build_synthesizer, build_transcriber
+from callwright.voice.engines import REMOTE_TRANSCRIBERS, ProviderUnavailable, build_synthesizer, build_transcriber
 from callwright.voice.session import CallSession
 from callwright.voice.session_types import SessionConfig, SessionEvent, SessionResult, TranscriptEvent
+from callwright.voice.stt.base import Transcriber
+from callwright.voice.stt.fallback import FallbackTranscriber
 from callwright.voice.transport import MediaTransport, TransportError
 from callwright.voice.tts.base import Synthesizer
 from callwright.voice.tts.fallback import FallbackSynthesizer
@@ -84,6 +86,15 @@ def dialogue_inputs(settings: AgentSettings, row: Row[Any], prepared: PreparedCa
         retry_context=retry,
         language=str(language),
     )
+
+
+async def _close_quietly(provider: object) -> None:
+    """A remote provider (or the one a fallback wraps) may hold an HTTP client for the call."""
+    for part in (provider, getattr(provider, "primary", None), getattr(provider, "fallback", None)):
+        aclose = getattr(part, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
 
 
 async def _close_dialogue(dialogue: Dialogue) -> None:
@@ -145,7 +156,7 @@ class MediaSessions:
             # The dynamic context is fetched and the texts rendered for real now, as the call starts.
             prepared = await prepare_call(self.db, self.http, self.secrets, row, settings)
             dialogue = build_dialogue(settings, dialogue_inputs(settings, row, prepared), self.deps)
-            transcriber = build_transcriber(settings.transcriber)
+            transcriber = self._transcriber(settings, fallbacks)
             synthesizer = self._voice(settings, fallbacks)
         except (ProviderUnavailable, DialogueUnavailable) as exc:
             await call_state.finish(self.db, call_id, "failed", "engine_unavailable", error=str(exc))
@@ -186,6 +197,7 @@ class MediaSessions:
             live_calls.unregister(call_id)
             self.active.pop(call_id, None)
             await _close_dialogue(dialogue)
+            await _close_quietly(transcriber)
         try:
             requests = getattr(dialogue, "requests", None)
             if fallbacks:
@@ -199,14 +211,35 @@ class MediaSessions:
                     fresh = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
                 await carrier_hang_up(self.db, fresh)
 
+    def _environ(self) -> dict[str, str]:
+        """The process environment, with the OpenAI key given as a setting (.env) in it."""
+        servers = self.deps.servers
+        environ = dict(servers.environ)
+        environ.setdefault("OPENAI_API_KEY", servers.default_api_key)
+        return {k: v for k, v in environ.items() if v}
+
+    def _transcriber(self, settings: AgentSettings, fallbacks: list[dict[str, Any]]) -> Transcriber:
+        """The agent's recogniser; a remote one has the embedded one behind it: on a failure the
+        utterance's audio is replayed to it, and it hears the rest of the call (recorded)."""
+        config = settings.transcriber
+        primary = build_transcriber(config, self._environ())
+        if config.provider not in REMOTE_TRANSCRIBERS:
+            return primary
+        provider = config.provider
+
+        def record(reason: str) -> None:
+            log.warning("transcriber %s failed, the embedded one hears the rest of the call: %s", provider, reason)
+            fallbacks.append({"kind": "transcriber", "provider": provider, "fallback": "embedded", "reason": reason})
+
+        embedded = build_transcriber(TranscriberConfig(language=config.language, hints=list(config.hints)))
+        return FallbackTranscriber(primary, embedded, on_fallback=record)
+
     def _voice(self, settings: AgentSettings, fallbacks: list[dict[str, Any]]) -> Synthesizer:
         """The agent's voice; a remote one has espeak behind it, so an outage mid-call changes the
         voice (once, recorded on the conversation) instead of silencing the agent."""
-        servers = self.deps.servers
-        environ = dict(servers.environ)
-        # Keys given to the server as settings (.env) count as if they were in the environment.
-        environ.setdefault("OPENAI_API_KEY", servers.default_api_key)
-        environ.setdefault("OPENAI_BASE_URL", servers.default_base_url)
+        environ = self._environ()
+        # The voice goes to the default model server unless OPENAI_BASE_URL says otherwise.
+        environ.setdefault("OPENAI_BASE_URL", self.deps.servers.default_base_url)
         primary = build_synthesizer(settings.voice, {k: v for k, v in environ.items() if v})
         if settings.voice.provider not in REMOTE_VOICES:
             return primary

@@ -15,9 +15,40 @@ class ProviderUnavailable(RuntimeError):
     """The agent names a provider this installation cannot run (not configured, or no network)."""
 
 
-def build_transcriber(config: TranscriberConfig) -> Transcriber:
+REMOTE_TRANSCRIBERS = frozenset({"deepgram", "openai"})
+
+
+def build_transcriber(config: TranscriberConfig, environ: Mapping[str, str] | None = None) -> Transcriber:
     """``auto`` (the default): pocketsphinx under small grammars, Whisper for open speech;
-    ``whisper`` or ``pocketsphinx``: that recogniser for every turn."""
+    ``whisper`` or ``pocketsphinx``: that recogniser for every turn; ``deepgram`` and ``openai``
+    take their key from the setting ``transcriber.api_key_env`` names, looked up in ``environ``."""
+    env = os.environ if environ is None else environ
+    if config.provider == "deepgram":
+        from callwright.voice.stt.deepgram import DEFAULT_BASE_URL as DEEPGRAM_URL
+        from callwright.voice.stt.deepgram import DEFAULT_MODEL as DEEPGRAM_MODEL
+        from callwright.voice.stt.deepgram import DeepgramTranscriber
+
+        return DeepgramTranscriber(
+            api_key=_transcriber_key(config, "DEEPGRAM_API_KEY", env),
+            base_url=env.get("DEEPGRAM_BASE_URL") or DEEPGRAM_URL,
+            model=config.model or DEEPGRAM_MODEL,
+            language=config.language,
+            sample_rate=8000,  # the line's own audio: no upsampling before the network
+            hints=config.hints,
+        )
+    if config.provider == "openai":
+        from callwright.voice.stt.openai_transcribe import DEFAULT_BASE_URL as OPENAI_URL
+        from callwright.voice.stt.openai_transcribe import DEFAULT_MODEL as OPENAI_MODEL
+        from callwright.voice.stt.openai_transcribe import OpenAITranscriber
+
+        return OpenAITranscriber(
+            api_key=_transcriber_key(config, "OPENAI_API_KEY", env),
+            base_url=env.get("OPENAI_TRANSCRIPTION_BASE_URL") or env.get("OPENAI_BASE_URL") or OPENAI_URL,
+            model=config.model or OPENAI_MODEL,
+            language=config.language,  # "en-US" is sent as "en"
+            sample_rate=8000,
+            hints=config.hints,
+        )
     if config.provider == "auto":
         from callwright.voice.stt.pocketsphinx import PocketsphinxTranscriber
         from callwright.voice.stt.routing import RoutingTranscriber
@@ -37,6 +68,18 @@ def build_transcriber(config: TranscriberConfig) -> Transcriber:
 
         return ScriptedTranscriber(list(config.hints) or ["yes"])
     raise ProviderUnavailable(f"transcriber provider {config.provider!r} is not available in this installation")
+
+
+def _transcriber_key(config: TranscriberConfig, default_setting: str, environ: Mapping[str, str]) -> str:
+    """The key in the setting the agent names (``transcriber.api_key_env``), or in the default one."""
+    setting = config.api_key_env or default_setting
+    key = environ.get(setting, "").strip()
+    if not key:
+        raise ProviderUnavailable(
+            f"transcriber provider {config.provider!r} needs an API key in the setting {setting}, "
+            "which is not set on the Callwright server"
+        )
+    return key
 
 
 def _key(voice: Voice, default_setting: str, environ: Mapping[str, str]) -> str:
