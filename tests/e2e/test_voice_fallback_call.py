@@ -121,4 +121,4 @@ def test_a_whole_call_runs_on_a_deepgram_listener_and_an_elevenlabs_voice(
     assert "provider_fallbacks" not in call["results"]
     assert len(listener_provider.connections) > before_listener  # the caller's "yes" went to Deepgram
     assert len(voice_provider.connections) > before_voice  # every agent sentence came from ElevenLabs
-    assert [t["text"] for t in call["transcript"] if t["role"] == "user"][0] == "yes"
+    assert next(t["text"] for t in call["transcript"] if t["role"] == "user") == "yes"
