@@ -173,7 +173,9 @@ ResultType = Literal["string", "number", "boolean", "enum", "date"]
 
 class ResultField(Strict):
     model_config = ConfigDict(
-        json_schema_extra=when("type", "enum", {"required": ["enum"], "properties": {"enum": {"minItems": 1}}})
+        json_schema_extra=when(
+            "type", "enum", {"required": ["enum"], "properties": {"enum": {"type": "array", "minItems": 1}}}
+        )
     )
 
     name: str = Field(min_length=1, max_length=64)
