@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,19 +18,12 @@ from tests.support import client_for, new_key, running_server
 from callwright.demo import DEMO_FLOW
 
 
-@pytest.fixture(scope="module")
-def voice_provider() -> Iterator[FakeElevenLabsServer]:
-    with FakeElevenLabsServer(api_key="xi-e2e") as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, voice_provider: FakeElevenLabsServer) -> Iterator[VoiceServer]:
-    saved = {k: os.environ.get(k) for k in ("ELEVENLABS_API_KEY", "ELEVENLABS_BASE_URL")}
-    os.environ["ELEVENLABS_API_KEY"] = "xi-e2e"
-    os.environ["ELEVENLABS_BASE_URL"] = voice_provider.base_url
+def server_with(environ: dict[str, str], tmp: Path) -> Iterator[VoiceServer]:
+    """A voice server started with ``environ`` set (provider keys are read from the environment)."""
+    saved = {k: os.environ.get(k) for k in environ}
+    os.environ.update(environ)
     try:
-        settings = voice_settings(tmp_path_factory.mktemp("voice-fallback"))
+        settings = voice_settings(tmp)
         with running_server(settings) as base:
             with client_for(base, new_key(settings.database_url)) as client:
                 yield VoiceServer(base, settings.database_url, client)
@@ -39,6 +33,18 @@ def server(tmp_path_factory: pytest.TempPathFactory, voice_provider: FakeElevenL
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def voice_provider() -> Iterator[FakeElevenLabsServer]:
+    with FakeElevenLabsServer(api_key="xi-e2e") as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, voice_provider: FakeElevenLabsServer) -> Iterator[VoiceServer]:
+    keys = {"ELEVENLABS_API_KEY": "xi-e2e", "ELEVENLABS_BASE_URL": voice_provider.base_url}
+    yield from server_with(keys, tmp_path_factory.mktemp("voice-fallback"))
 
 
 def test_a_voice_provider_that_fails_mid_call_hands_over_to_espeak_and_the_call_records_it(
@@ -82,19 +88,7 @@ def remote_speech_server(
         "ELEVENLABS_API_KEY": "xi-e2e", "ELEVENLABS_BASE_URL": voice_provider.base_url,
         "DEEPGRAM_API_KEY": "dg-e2e", "DEEPGRAM_BASE_URL": listener_provider.base_url,
     }
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
-    try:
-        settings = voice_settings(tmp_path_factory.mktemp("remote-speech"))
-        with running_server(settings) as base:
-            with client_for(base, new_key(settings.database_url)) as client:
-                yield VoiceServer(base, settings.database_url, client)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    yield from server_with(keys, tmp_path_factory.mktemp("remote-speech"))
 
 
 def test_a_whole_call_runs_on_a_deepgram_listener_and_an_elevenlabs_voice(

@@ -29,7 +29,7 @@ def build_transcriber(config: TranscriberConfig, environ: Mapping[str, str] | No
         from callwright.voice.stt.deepgram import DeepgramTranscriber
 
         return DeepgramTranscriber(
-            api_key=_transcriber_key(config, "DEEPGRAM_API_KEY", env),
+            api_key=_key("transcriber", config, "DEEPGRAM_API_KEY", env),
             base_url=env.get("DEEPGRAM_BASE_URL") or DEEPGRAM_URL,
             model=config.model or DEEPGRAM_MODEL,
             language=config.language,
@@ -42,7 +42,7 @@ def build_transcriber(config: TranscriberConfig, environ: Mapping[str, str] | No
         from callwright.voice.stt.openai_transcribe import OpenAITranscriber
 
         return OpenAITranscriber(
-            api_key=_transcriber_key(config, "OPENAI_API_KEY", env),
+            api_key=_key("transcriber", config, "OPENAI_API_KEY", env),
             base_url=env.get("OPENAI_TRANSCRIPTION_BASE_URL") or env.get("OPENAI_BASE_URL") or OPENAI_URL,
             model=config.model or OPENAI_MODEL,
             language=config.language,  # "en-US" is sent as "en"
@@ -70,25 +70,13 @@ def build_transcriber(config: TranscriberConfig, environ: Mapping[str, str] | No
     raise ProviderUnavailable(f"transcriber provider {config.provider!r} is not available in this installation")
 
 
-def _transcriber_key(config: TranscriberConfig, default_setting: str, environ: Mapping[str, str]) -> str:
-    """The key in the setting the agent names (``transcriber.api_key_env``), or in the default one."""
+def _key(kind: str, config: TranscriberConfig | Voice, default_setting: str, environ: Mapping[str, str]) -> str:
+    """The key in the setting the agent names (``api_key_env``), or in the provider's usual one."""
     setting = config.api_key_env or default_setting
     key = environ.get(setting, "").strip()
     if not key:
         raise ProviderUnavailable(
-            f"transcriber provider {config.provider!r} needs an API key in the setting {setting}, "
-            "which is not set on the Callwright server"
-        )
-    return key
-
-
-def _key(voice: Voice, default_setting: str, environ: Mapping[str, str]) -> str:
-    """The key in the setting the agent names (``voice.api_key_env``), or in the default one."""
-    setting = voice.api_key_env or default_setting
-    key = environ.get(setting, "").strip()
-    if not key:
-        raise ProviderUnavailable(
-            f"voice provider {voice.provider!r} needs an API key in the setting {setting}, "
+            f"{kind} provider {config.provider!r} needs an API key in the setting {setting}, "
             "which is not set on the Callwright server"
         )
     return key
@@ -103,7 +91,7 @@ def build_synthesizer(voice: Voice, environ: Mapping[str, str] | None = None) ->
         from callwright.voice.tts.elevenlabs import DEFAULT_BASE_URL, DEFAULT_MODEL, ElevenLabsSynthesizer
 
         return ElevenLabsSynthesizer(
-            api_key=_key(voice, "ELEVENLABS_API_KEY", env),
+            api_key=_key("voice", voice, "ELEVENLABS_API_KEY", env),
             voice_id=voice.voice_id,
             model_id=voice.model or DEFAULT_MODEL,
             base_url=env.get("ELEVENLABS_BASE_URL") or DEFAULT_BASE_URL,
@@ -115,7 +103,7 @@ def build_synthesizer(voice: Voice, environ: Mapping[str, str] | None = None) ->
 
         default_voice = Voice.model_fields["voice_id"].default
         return OpenAISpeechSynthesizer(
-            api_key=_key(voice, "OPENAI_API_KEY", env),
+            api_key=_key("voice", voice, "OPENAI_API_KEY", env),
             base_url=env.get("OPENAI_BASE_URL") or OPENAI_URL,
             model=voice.model or "tts-1",
             voice="alloy" if voice.voice_id == default_voice else voice.voice_id,  # "en-us" is espeak's
