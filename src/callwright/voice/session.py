@@ -323,8 +323,9 @@ class CallSession:
         elif isinstance(event, PressDigits):
             try:
                 frames = dtmf_frames(event.digits)
-            except InvalidDigits:
-                return  # the dialogue validates digits; nothing playable is not a reason to fail the call
+            except InvalidDigits as exc:  # the dialogue validates digits: this is its bug, not the call's
+                log.warning("key press not played: %s", exc)
+                return
             sentence = self.playout.play(frames)
             if self._agent_turn is not None:
                 self._agent_turn.add(sentence)
