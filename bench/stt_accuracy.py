@@ -1,6 +1,7 @@
 """Accuracy and cost of the offline transcribers, per expectation kind and per voice.
 
-Phrases are spoken by espeak-ng in several voices, sent over a G.711 μ-law 8 kHz line and back
+Phrases are spoken by espeak-ng in several voices (and by Piper, voice ``piper``, when the
+optional extra is installed), sent over a G.711 μ-law 8 kHz line and back
 to 16 kHz, and fed in 20 ms frames like the engine does, to each recogniser:
 - ``pocketsphinx``: under the turn's grammar (open vocabulary for ``text``);
 - ``whisper``: Whisper tiny.en (faster-whisper, int8, temperature 0, greedy), the same audio.
@@ -12,7 +13,7 @@ what capacity planning needs: decoder creation time and memory, feed cost per fr
 latency; for Whisper the decode time of each utterance. This is what decided the routing of the
 embedded default transcriber (``voice/stt/routing.py``).
 
-    python bench/stt_accuracy.py [--voices N] [--recognisers pocketsphinx,whisper] [--kinds text,yes_no]
+    python bench/stt_accuracy.py [--voices N] [--recognisers pocketsphinx,whisper] [--kinds text,yes_no] [--no-piper]
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ from callwright.voice.stt.grammars import NO_PHRASES, YES_PHRASES
 from callwright.voice.stt.pocketsphinx import DecoderPool, PocketsphinxTranscriber
 from callwright.voice.stt.whisper import WhisperEngine, WhisperTranscriber
 from callwright.voice.tts.espeak import EspeakSynthesizer
+from callwright.voice.tts.piper import PiperSynthesizer, piper_installed
 from common import latency_summary_ms, print_table, write_result
 
 VOICES = ("en-us", "en", "en-us+f3", "en+m3", "en-us+f4", "en-gb-x-rp")
+PIPER = "piper"  # the voice name of Piper's packaged voice (the optional extra)
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 CITIES = ("new york", "los angeles", "chicago", "san francisco")
 # Call-like open answers: names, numbers, dates, addresses, requests (numbers as they are said).
@@ -200,7 +203,7 @@ def decoder_costs(pool: DecoderPool, n: int = 5) -> dict[str, float]:
 
 
 async def score(
-    name: str, transcriber: Transcriber, voices: tuple[str, ...], cases: list[Any], synth: EspeakSynthesizer
+    name: str, transcriber: Transcriber, voices: tuple[str, ...], cases: list[Any], synths: dict[str, Any]
 ) -> dict[str, Any]:
     """Every phrase of every case in every voice through one recogniser."""
     results: dict[str, Any] = {}
@@ -212,7 +215,7 @@ async def score(
         audio_s: list[float] = []
         misses: list[list[str]] = []
         for voice in voices:
-            synth.voice = voice
+            synth = synths[voice]
             tally = per_voice.setdefault(voice, {"right": 0, "total": 0, "errors": 0, "words": 0})
             for spoken, wanted in phrases:
                 key = (voice, spoken)
@@ -245,7 +248,8 @@ async def score(
             "accuracy": round(right / total, 3),
             "wer": round(errors / words, 3),
             "per_voice": {
-                v: {"accuracy": round(t["right"] / t["total"], 3), "wer": round(t["errors"] / t["words"], 3)}
+                v: {"accuracy": round(t["right"] / t["total"], 3), "wer": round(t["errors"] / t["words"], 3),
+                    "errors": t["errors"], "words": t["words"]}
                 for v, t in per_voice.items()
             },
             "feed_ms_per_frame_mean": round(sum(feed) / len(feed) * 1000, 3),
@@ -264,8 +268,13 @@ def main() -> None:
     parser.add_argument("--recognisers", default="pocketsphinx,whisper", help="comma-separated")
     parser.add_argument("--kinds", default="", help="comma-separated case labels (default: all)")
     parser.add_argument("--beam", type=int, default=1, help="Whisper beam size")
+    parser.add_argument("--no-piper", action="store_true", help="leave out the Piper voice even when installed")
     args = parser.parse_args()
     voices = VOICES[: max(1, min(args.voices, len(VOICES)))]
+    synths: dict[str, Any] = {v: EspeakSynthesizer(v) for v in voices}
+    if not args.no_piper and piper_installed():
+        synths[PIPER] = PiperSynthesizer()
+        voices = (*voices, PIPER)
     wanted_kinds = {k.strip() for k in args.kinds.split(",") if k.strip()}
     cases = [c for c in CASES if not wanted_kinds or c[0] in wanted_kinds]
     names = [n.strip() for n in args.recognisers.split(",") if n.strip()]
@@ -294,10 +303,9 @@ def main() -> None:
                             "cpu_threads": engine.cpu_threads}  # fmt: skip
         rows.append(("whisper: verify (sha256) + load + warm-up", f"{load_ms:.0f} ms, {extra['whisper']['rss_mb']} MB"))
 
-    synth = EspeakSynthesizer()
     kinds: dict[str, dict[str, Any]] = {}
     for name, transcriber in transcribers.items():
-        kinds[name] = asyncio.run(score(name, transcriber, voices, cases, synth))
+        kinds[name] = asyncio.run(score(name, transcriber, voices, cases, synths))
     for label, _expect, _phrases in cases:
         for name in transcribers:
             r = kinds[name][label]
@@ -313,7 +321,16 @@ def main() -> None:
             r = kinds[name]["text"]["per_voice"].get(voice) if "text" in kinds[name] else None
             if r is not None:
                 rows.append((f"text WER, voice {voice} / {name}", f"{r['wer']:.0%}"))
-    print_table(f"Offline STT over a μ-law line ({len(voices)} voices)", rows)
+    espeak_voices = [v for v in voices if v != PIPER]
+    for name in transcribers:
+        for label in ("espeak", PIPER):
+            group = [v for v in voices if (v == PIPER) == (label == PIPER)]
+            per_voice = [kinds[name][c[0]]["per_voice"][v] for c in cases for v in group]
+            errors = sum(p["errors"] for p in per_voice)
+            words = sum(p["words"] for p in per_voice)
+            if words:
+                rows.append((f"all kinds WER, {label} ({len(group)} voice(s)) / {name}", f"{errors / words:.1%}"))
+    print_table(f"Offline STT over a μ-law line ({len(espeak_voices)} espeak voices, piper: {PIPER in voices})", rows)
     path = write_result("stt_accuracy", {"voices": list(voices), "recognisers": extra, "kinds": kinds})
     print(f"wrote {path}")
 

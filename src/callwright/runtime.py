@@ -31,11 +31,13 @@ log = logging.getLogger("callwright.runtime")
 
 def default_carriers(settings: Settings) -> CarrierRegistry:
     def simulator() -> Carrier:
+        from callwright.telephony.simulator.callee_voice import callee_synthesizer_factory
         from callwright.telephony.simulator.carrier import SimulatedCarrier
-        from callwright.voice.tts.espeak import EspeakSynthesizer
 
         return SimulatedCarrier(
-            lambda: EspeakSynthesizer(voice=settings.simulator_voice),
+            callee_synthesizer_factory(
+                settings.callee_voice, espeak_voice=settings.simulator_voice, piper_model=settings.callee_piper_model
+            ),
             ring_ms=settings.simulator_ring_ms,
             no_answer_after_ms=settings.simulator_no_answer_after_ms,
         )

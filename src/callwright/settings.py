@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,14 @@ class Settings(BaseSettings):
         "The packaged model is always checked against its pinned hash.",
     )
     simulator_voice: str = Field(default="en-gb", description="espeak-ng voice of the simulated callee.")
+    callee_voice: Literal["auto", "piper", "espeak"] = Field(
+        default="auto",
+        description="Synthesizer of the simulated callee: `piper` (the optional extra, `pip install "
+        "'callwright[piper]'`), `espeak` (simulator_voice), or `auto`: Piper when installed, else espeak.",
+    )
+    callee_piper_model: Path | None = Field(
+        default=None, description="A Piper .onnx voice for the simulated callee; the packaged Piper voice when empty."
+    )
     simulator_ring_ms: float = Field(default=1000.0, description="How long a simulated phone rings before it answers.")
     simulator_no_answer_after_ms: float | None = Field(
         default=None, description="Ring-out time of the simulator's no-answer callee (default: the dial timeout)."

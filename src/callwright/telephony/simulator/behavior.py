@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from callwright.voice.dtmf import MAX_DIGITS
 
@@ -24,6 +24,44 @@ DEFAULT_LINE = "yes"
 """What a callee without ``says`` (and without a ``menu``) answers, every time."""
 INVALID_OPTION = "Sorry, that is not a valid option."
 """What a phone menu says to digits it has no entry for."""
+MAX_PAUSE_MS = 5000
+"""The longest pause a line may hold: longer, and a test is waiting for nothing."""
+
+_MARKER = re.compile(r"<([^<>]*)>")
+_PAUSE = re.compile(r"^pause\s+(\d+(?:\.\d+)?)\s*(ms|s)$")
+_PAUSE_SYNTAX = f"a pause is written <pause 900ms> or <pause 1.5s>, at most {MAX_PAUSE_MS} ms"
+
+
+def split_pauses(line: str) -> list[str | float]:
+    """A line as its spoken pieces and pauses (seconds), in order: "a <pause 900ms> b" is
+    ["a", 0.9, "b"]. Raises ``ValueError`` for a malformed marker or a pause over the limit."""
+    parts: list[str | float] = []
+    at = 0
+    for match in _MARKER.finditer(line):
+        pause = _PAUSE.match(match.group(1).strip().lower())
+        if pause is None:
+            raise ValueError(f"unknown marker {match.group(0)!r} in {line!r}: {_PAUSE_SYNTAX}")
+        ms = float(pause.group(1)) * (1 if pause.group(2) == "ms" else 1000)
+        if ms > MAX_PAUSE_MS:
+            raise ValueError(f"pause {match.group(0)!r} in {line!r} is too long: {_PAUSE_SYNTAX}")
+        if text := line[at : match.start()].strip():
+            parts.append(text)
+        parts.append(ms / 1000)
+        at = match.end()
+    if "<" in line[at:] or ">" in line[at:]:
+        raise ValueError(f"unclosed marker in {line!r}: {_PAUSE_SYNTAX}")
+    if text := line[at:].strip():
+        parts.append(text)
+    return parts
+
+
+def _check_line(line: str) -> str:
+    split_pauses(line)
+    return line
+
+
+Line = Annotated[str, AfterValidator(_check_line)]
+"""A line the callee speaks; it may hold pauses ("555 0123 <pause 900ms> 4567")."""
 
 
 class SimulatedCallee(BaseModel):
@@ -32,14 +70,18 @@ class SimulatedCallee(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     behavior: Behavior = "answer"
-    says: list[str] = Field(default_factory=list, description="Lines spoken in order at each answer turn.")
+    says: list[Line] = Field(
+        default_factory=list,
+        description="Lines spoken in order at each answer turn. `<pause 900ms>` inside a line is silence "
+        f"(at most {MAX_PAUSE_MS} ms).",
+    )
     dtmf: dict[str, str] = Field(
         default_factory=dict,
         description="Digits keyed by flow node name or 0-based answer-turn index; sent instead of speaking.",
     )
     interrupts: bool = False
     silent: bool = False
-    menu: dict[MenuKeys, str] = Field(
+    menu: dict[MenuKeys, Line] = Field(
         default_factory=dict,
         description=(
             "A phone menu: digits the agent keys in (as tones) mapped to the line said next. "
@@ -47,9 +89,16 @@ class SimulatedCallee(BaseModel):
         ),
         json_schema_extra={"additionalProperties": False},  # only keys matching the pattern
     )
-    greeting: str | None = Field(
+    greeting: Line | None = Field(
         default=None,
         description="Spoken as soon as the call connects, before the agent's turn (a phone menu talks first).",
+    )
+    backchannels: list[Line] = Field(
+        default_factory=list,
+        description=(
+            "Short lines (\"uh-huh\", \"okay\") said, in turn, about 1 s into each stretch of agent speech "
+            "that runs that long, without taking the turn."
+        ),
     )
 
     @field_validator("menu")
@@ -57,6 +106,10 @@ class SimulatedCallee(BaseModel):
     def _menu_keys_as_heard(cls, menu: dict[str, str]) -> dict[str, str]:
         """Keys as the callee's detector reports them: A-D upper case."""
         return {key.upper(): line for key, line in menu.items()}
+
+    def backchannel(self, used: int) -> str | None:
+        """The backchannel to say next (they repeat in order), or None when there are none."""
+        return self.backchannels[used % len(self.backchannels)] if self.backchannels else None
 
     def line_for_turn(self, lines_used: int) -> str | None:
         """The next line to speak, or None when the script has run out (then it stays silent)."""

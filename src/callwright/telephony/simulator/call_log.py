@@ -11,7 +11,7 @@ class SpokenLine:
 
     text: str
     at_s: float
-    trigger: str  # "listen:<node>", "barge_in", "greeting" or "digits:<keys>" (a phone menu's answer)
+    trigger: str  # "listen:<node>", "barge_in", "backchannel", "greeting" or "digits:<keys>" (a menu's answer)
 
 
 @dataclass(frozen=True)

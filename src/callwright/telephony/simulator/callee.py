@@ -13,6 +13,10 @@ digits or speaks its next scripted line. Any other mark (``say:<n>``) is just ec
 The callee also listens for keys the agent presses as in-band DTMF tones (the agent cannot send
 Media Streams ``dtmf`` messages): a phone-menu callee answers the digits collected once the
 agent has stopped keying for about a second.
+
+A line may hold pauses (``<pause 900ms>``), sent as that much silence inside the line, and a
+callee with ``backchannels`` says one ("uh-huh") about a second into each stretch of agent
+speech, without taking the turn: both are there so tests can check the server's turn-taking.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from callwright.telephony.media_stream import (
     inbound_media_suffix,
     parse_outbound,
 )
-from callwright.telephony.simulator.behavior import DEFAULT_LINE, INVALID_OPTION, SimulatedCallee
+from callwright.telephony.simulator.behavior import DEFAULT_LINE, INVALID_OPTION, SimulatedCallee, split_pauses
 from callwright.telephony.simulator.call_log import HeardDigit, SentDigit, SpokenLine, TurnTiming
 from callwright.telephony.simulator.callee_audio import (
     PreparedLine,
@@ -95,6 +99,7 @@ class CalleePeer:
         turn_pause_s: float = 0.3,
         digit_gap_s: float = 0.15,
         barge_in_after_s: float = 0.8,
+        backchannel_after_s: float = 1.0,
         connect_timeout_s: float = 10.0,
         menu_timeout_s: float = 1.0,
     ) -> None:
@@ -109,6 +114,7 @@ class CalleePeer:
         self.turn_pause_s = turn_pause_s
         self.digit_gap_s = digit_gap_s
         self.barge_in_ticks = round(barge_in_after_s / _FRAME_S)
+        self.backchannel_ticks = max(1, round(backchannel_after_s / _FRAME_S))
         self.connect_timeout_s = connect_timeout_s
         self.menu_timeout_ticks = max(1, round(menu_timeout_s / _FRAME_S))
 
@@ -146,6 +152,7 @@ class CalleePeer:
         self._answer_turns = 0
         self._lines_used = 0
         self._barged_in = False
+        self._backchannels_used = 0
         self._last_played_mark = ""
         self._speaking = 0  # turns in progress (pause, synthesis or digits)
         self._speak_lock = asyncio.Lock()
@@ -480,6 +487,7 @@ class CalleePeer:
                 lines.insert(0, callee.greeting)
             if callee.menu:
                 lines += [*callee.menu.values(), INVALID_OPTION]
+            lines += callee.backchannels
         for text in lines:
             self._prepared_line(text)
 
@@ -490,9 +498,14 @@ class CalleePeer:
         return task
 
     async def _synthesize(self, text: str) -> PreparedLine:
+        """The line's frames: each spoken piece synthesized, each ``<pause>`` as silent frames."""
         frames: list[bytes] = []
-        async for chunk in speech_frames(self.synthesizer, text):
-            frames.extend(chunk)
+        for part in split_pauses(text):
+            if isinstance(part, float):
+                frames.extend([SILENCE_FRAME] * round(part / _FRAME_S))
+                continue
+            async for chunk in speech_frames(self.synthesizer, part):
+                frames.extend(chunk)
         return PreparedLine(frames, last_voiced_frame(frames))
 
     async def _speak(self, text: str, trigger: str) -> None:
@@ -500,6 +513,9 @@ class CalleePeer:
         async with self._speak_lock:
             line = await self._prepared_line(text)
             self.lines_spoken.append(SpokenLine(text, self._now(), trigger))
+            if trigger == "backchannel":  # not a turn: the agent's reply is not timed from it
+                self._speech.extend(line.frames)
+                return
             timing = TurnTiming("speech", text, trigger)
             self.turn_timings.append(timing)
             if line.last_voiced >= 0:
@@ -521,6 +537,8 @@ class CalleePeer:
             self._agent_gap_ticks += 1
             if self._agent_gap_ticks >= _BARGE_IN_GAP_TICKS:
                 self._agent_run_ticks = 0
+        if played and self._agent_run_ticks == self.backchannel_ticks:
+            self._backchannel()
         if (
             not self.callee.interrupts
             or self._barged_in
@@ -538,6 +556,19 @@ class CalleePeer:
             self._lines_used += 1
             self._speaking += 1
             self._spawn(self._say(line, "barge_in"))
+
+    def _backchannel(self) -> None:
+        """Say the next backchannel over the agent, once per stretch of its speech, unless the
+        callee is already talking or about to (its turn's pause, a queued line)."""
+        callee = self.callee
+        if callee.silent or callee.behavior == "voicemail" or self._speaking or self._speech:
+            return
+        line = callee.backchannel(self._backchannels_used)
+        if line is None:
+            return
+        self._backchannels_used += 1
+        self._speaking += 1
+        self._spawn(self._say(line, "backchannel"))
 
     def _next_mark_is_listen(self) -> bool:
         for item in self._playout:
