@@ -25,6 +25,7 @@ from callwright.settings import Settings
 from callwright.store.db import Database
 from callwright.telephony.base import Carrier
 from callwright.voice.stt import whisper
+from callwright.voice.turn_detector import SmartTurnDetector, TurnModelError
 
 log = logging.getLogger("callwright.runtime")
 
@@ -61,6 +62,16 @@ def _prewarm_speech() -> None:
         default_pool().prewarm(grammar=8, open_vocabulary=1)
     except Exception:
         log.exception("speech recogniser warm-up failed; the first call will be slower")
+
+
+def _load_turn_model() -> SmartTurnDetector | None:
+    """The Smart Turn model, or None (turns then end on silence and grammar alone) with a loud
+    warning saying why: it is an installed file, not something a call may fetch."""
+    try:
+        return SmartTurnDetector.load()
+    except TurnModelError as exc:
+        log.warning("END OF TURN FALLS BACK TO SILENCE ALONE (no Smart Turn model): %s", exc)
+        return None
 
 
 class VoiceRuntime:
@@ -104,6 +115,7 @@ class VoiceRuntime:
         # corrupt model is a start-up error (TranscriberError), never a failure in a call.
         whisper.configure_default(self.settings.whisper_model_dir, self.settings.whisper_model_sha256)
         await asyncio.to_thread(whisper.default_engine().load)
+        self.media.turn_model = await asyncio.to_thread(_load_turn_model)
         carriers.install(self.carriers)
         self.broker.state.dialer = self.dialer
         await self.broker.startup()
@@ -138,6 +150,9 @@ class VoiceRuntime:
                 break
             await asyncio.sleep(0.1)
         await self.media.aclose()
+        if self.media.turn_model is not None:
+            self.media.turn_model.close()
+            self.media.turn_model = None
         for carrier in self.carriers.started():
             closer = getattr(carrier, "aclose", None)
             if closer is not None:

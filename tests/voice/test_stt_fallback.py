@@ -64,6 +64,9 @@ class Broken:
     def partial(self) -> str | None:
         return None
 
+    def request_partial(self) -> bool:
+        return False
+
     def pause(self) -> None:
         pass
 

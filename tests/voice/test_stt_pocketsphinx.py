@@ -151,9 +151,19 @@ async def test_finish_is_awaitable_and_declares_its_rate(phone_speech: PhoneSpee
     u = t.utterance(Expectation("yes_no"))
     for frame in frames_of(phone_speech("yes")):
         u.push(frame)
-    u.pause()
-    assert u.partial() is None
     assert (await u.finish()).text == "yes"
+
+
+def test_a_pause_gives_the_hypothesis_so_far_as_partial_text(phone_speech: PhoneSpeech) -> None:
+    u = PocketsphinxTranscriber(DecoderPool()).utterance(Expectation("yes_no"))
+    for frame in frames_of(phone_speech("yes")):
+        u.push(frame)
+    assert u.partial() is None
+    u.pause()
+    assert u.partial() == "yes"
+    u.resume()
+    assert u.partial() is None
+    u.close()
 
 
 def test_pushing_after_finish_is_a_transcriber_error() -> None:

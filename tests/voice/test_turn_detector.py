@@ -50,29 +50,35 @@ def detector() -> Any:
 
 def test_short_silence_ends_a_turn_the_model_calls_complete() -> None:
     options = EndOfTurnOptions()
-    assert not end_of_turn(180, 0.9, False, options)
-    assert end_of_turn(200, 0.9, False, options)
-    assert end_of_turn(200, options.threshold, False, options)  # the threshold counts as complete
+    assert not end_of_turn(180, 0.9, "unknown", options)
+    assert end_of_turn(200, 0.9, "unknown", options)
+    assert end_of_turn(200, options.threshold, "unknown", options)  # the threshold counts as complete
 
 
 def test_a_satisfied_grammar_ends_the_turn_after_the_short_silence_whatever_the_model_says() -> None:
     options = EndOfTurnOptions()
-    assert end_of_turn(200, 0.05, True, options)
-    assert end_of_turn(200, None, True, options)
+    assert end_of_turn(200, 0.05, "satisfied", options)
+    assert end_of_turn(200, None, "satisfied", options)
 
 
 def test_without_a_judgement_the_agents_endpointing_applies() -> None:
     options = EndOfTurnOptions(endpointing_ms=700)
-    assert required_silence_ms(None, False, options) == 700
-    assert not end_of_turn(690, None, False, options)
-    assert end_of_turn(700, None, False, options)
+    assert required_silence_ms(None, "unknown", options) == 700
+    assert not end_of_turn(690, None, "unknown", options)
+    assert end_of_turn(700, None, "unknown", options)
 
 
 def test_an_incomplete_utterance_gets_the_long_silence() -> None:
     options = EndOfTurnOptions(incomplete_silence_ms=1500)
-    assert required_silence_ms(0.2, False, options) == 1500
-    assert not end_of_turn(1000, 0.2, False, options)
-    assert end_of_turn(1500, 0.2, False, options)
+    assert required_silence_ms(0.2, "unknown", options) == 1500
+    assert not end_of_turn(1000, 0.2, "unknown", options)
+    assert end_of_turn(1500, 0.2, "unknown", options)
+
+
+def test_an_unsatisfied_grammar_gets_the_long_silence_even_when_the_model_says_complete() -> None:
+    options = EndOfTurnOptions(incomplete_silence_ms=1500)
+    assert required_silence_ms(0.99, "unsatisfied", options) == 1500
+    assert required_silence_ms(None, "unsatisfied", options) == 1500
 
 
 def test_options_are_checked() -> None:

@@ -45,20 +45,28 @@ class ScriptedUtterance:
         self.pauses = 0
         self.resumes = 0
         self.closed = False
+        self.words: str | None = owner.partials.pop(0) if owner.partials else None
+        self.revealed: str | None = None
 
     def push(self, pcm16k: bytes) -> None:
         self.bytes += len(pcm16k)
 
     def partial(self) -> str | None:
-        return None
+        return self.revealed
+
+    def request_partial(self) -> bool:
+        self.revealed = self.words
+        return self.words is not None
 
     def pause(self) -> None:
         self.pauses += 1
         self.owner.pauses += 1
+        self.revealed = self.words
 
     def resume(self) -> None:
         self.resumes += 1
         self.owner.resumes += 1
+        self.revealed = None
 
     async def finish(self) -> Transcript:
         self.owner.fed_ms.append(self.bytes // 32)
@@ -76,8 +84,12 @@ class ScriptedRecognizer:
 
     sample_rate = RATE
 
-    def __init__(self, texts: list[str] | None = None, delay_s: float = 0.0) -> None:
+    def __init__(
+        self, texts: list[str] | None = None, delay_s: float = 0.0, partials: list[str] | None = None
+    ) -> None:
+        """``partials``: per utterance, the words ``partial`` gives once paused or asked."""
         self.texts = list(texts or [])
+        self.partials = list(partials or [])
         self.delay_s = delay_s
         self.expects: list[Expectation | None] = []
         self.fed_ms: list[int] = []

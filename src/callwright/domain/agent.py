@@ -140,9 +140,41 @@ class TranscriberConfig(Strict):
 
 
 class TurnTaking(Strict):
-    endpointing_ms: int = Field(default=500, ge=100, le=5000)
+    """When the caller's turn is over, and when their speech over the agent interrupts it."""
+
+    detector: Literal["smart_turn", "silence"] = Field(
+        default="smart_turn",
+        description="`smart_turn`: a short silence ends a turn the Smart Turn model judges complete, a long one "
+        "a turn it judges unfinished (a caller reading a number); `silence`: `endpointing_ms` of silence, always. "
+        "Both end a turn after `min_silence_ms` once the answer fits what the agent asked (\"yes\" to a yes/no "
+        "question) and wait `max_silence_ms` while a digit string is short.",
+    )
+    endpointing_ms: int = Field(
+        default=500, ge=100, le=5000,
+        description="Silence that ends a turn when nothing else is known (no model judgement yet).",
+    )
+    min_silence_ms: int = Field(
+        default=200, ge=100, le=2000,
+        description="Silence that ends a turn judged complete. Never more than `endpointing_ms`.",
+    )
+    max_silence_ms: int = Field(
+        default=1500, ge=300, le=10000,
+        description="Silence that ends a turn judged unfinished. Never less than `endpointing_ms`.",
+    )
+    completion_threshold: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Smart Turn probability at or above which a turn counts as complete.",
+    )
     allow_interruptions: bool = True
-    interruption_min_words: int = Field(default=1, ge=0, le=20)
+    interruption_min_words: int = Field(
+        default=1, ge=0, le=20,
+        description="Words, other than backchannels (\"uh-huh\", \"okay\"), that caller speech over the agent "
+        "needs to interrupt it; 0: its duration alone decides.",
+    )
+    interruption_min_ms: int = Field(
+        default=300, ge=100, le=3000,
+        description="Voiced speech over the agent needed before it can interrupt (a cough is shorter).",
+    )
 
 
 class VoicemailConfig(Strict):

@@ -37,6 +37,7 @@ from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.store.types import utcnow
 from callwright.templating import render_safe
+from callwright.voice.end_of_turn import EndOfTurnOptions
 from callwright.voice.engines import REMOTE_TRANSCRIBERS, ProviderUnavailable, build_synthesizer, build_transcriber
 from callwright.voice.session import CallSession
 from callwright.voice.session_types import SessionConfig, SessionEvent, SessionResult, TranscriptEvent
@@ -45,6 +46,7 @@ from callwright.voice.stt.fallback import FallbackTranscriber
 from callwright.voice.transport import MediaTransport, TransportError
 from callwright.voice.tts.base import Synthesizer
 from callwright.voice.tts.fallback import FallbackSynthesizer
+from callwright.voice.turn_detector import SmartTurnDetector
 
 log = logging.getLogger("callwright.media")
 
@@ -62,10 +64,18 @@ def session_config(settings: AgentSettings, row: Row[Any], voicemail_message: st
         voicemail_message = ""
         if settings.voicemail.action == "leave_message" and settings.voicemail.message:
             voicemail_message = render_safe(settings.voicemail.message, row.variables or {})
+    turns = settings.turn_taking
     return SessionConfig(
-        endpointing_ms=settings.turn_taking.endpointing_ms,
-        allow_interruptions=settings.turn_taking.allow_interruptions,
-        interruption_min_words=settings.turn_taking.interruption_min_words,
+        endpointing_ms=turns.endpointing_ms,
+        end_of_turn=EndOfTurnOptions(
+            short_silence_ms=min(turns.min_silence_ms, turns.endpointing_ms),
+            endpointing_ms=turns.endpointing_ms,
+            incomplete_silence_ms=max(turns.max_silence_ms, turns.endpointing_ms),
+            threshold=turns.completion_threshold,
+        ),
+        allow_interruptions=turns.allow_interruptions,
+        interruption_min_words=turns.interruption_min_words,
+        interruption_min_ms=turns.interruption_min_ms,
         max_duration_s=float(settings.max_duration_s),
         end_call_after_silence_s=float(settings.end_call_after_silence_s),
         voicemail_action=settings.voicemail.action,
@@ -129,6 +139,7 @@ class MediaSessions:
         self.recordings = data_dir / "recordings"
         self.runner_id = runner_id
         self.active: dict[uuid.UUID, CallSession] = {}
+        self.turn_model: SmartTurnDetector | None = None  # loaded by the runtime at start
         self._watcher: asyncio.Task[None] | None = None
 
     async def handle(self, transport: MediaTransport) -> None:
@@ -181,7 +192,10 @@ class MediaSessions:
             await carrier_transfer(self.db, call_id, to)
 
         config = session_config(settings, row, prepared.voicemail_message)
-        session = CallSession(transport, dialogue, transcriber, synthesizer, config, on_event, transfer=transfer)
+        turn_model = self.turn_model if settings.turn_taking.detector == "smart_turn" else None
+        session = CallSession(
+            transport, dialogue, transcriber, synthesizer, config, on_event, transfer=transfer, turn_model=turn_model
+        )
         self.active[call_id] = session
         live_calls.register(call_id, session.request_hangup)
         LIVE_CALLS.inc()

@@ -13,6 +13,12 @@ caller falls silent the utterance is told (``pause``) so a slow recogniser can s
 while the endpointing silence runs, and told again if speech resumes. Decisions that depend on
 what the agent is doing (barge-in, ignoring backchannels) are the session's: this class reports
 facts.
+
+End of turn (DESIGN.md, "Rules of the house" 5): the silence that ends a turn is not fixed. At
+the pause the listener reports ``SpeechPaused``; the session may ask the turn model and hand its
+judgement back (``judge``), and the words recognised so far are checked against what the
+dialogue expects (``grammar_state``). Both move the endpointer's required silence between
+``EndOfTurnOptions.short_silence_ms`` and ``incomplete_silence_ms``; see ``turn_detector``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from callwright.voice.audio import (
     FrameSplitter,
     ulaw_decode,
 )
+from callwright.voice.end_of_turn import EndOfTurnOptions, required_silence_ms
+from callwright.voice.grammar_state import GrammarState, grammar_state
 from callwright.voice.recorder import Recorder
 from callwright.voice.stt.base import Transcriber, TranscriberError, Utterance
 from callwright.voice.turns import Endpointer
@@ -46,12 +54,32 @@ log = logging.getLogger("callwright.listener")
 # the turn latency was p50 453 ms with no early decode, 286 ms from 60 ms, 119 ms from 120 ms,
 # 179 ms from 200 ms.
 PAUSE_AFTER_MS = 120
+TURN_AUDIO_MS = 8000  # what the turn model listens to: the last 8 s of the utterance
 
 
 @dataclass(frozen=True)
 class SpeechStarted:
     utterance: int
     start_ms: int
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    """The caller has been silent ``pause_after_ms`` within an utterance: the moment to judge
+    whether the turn is over. ``pause`` numbers the pauses of the utterance, so a judgement that
+    arrives after the caller spoke again is recognised as stale."""
+
+    utterance: int
+    pause: int
+
+
+@dataclass(frozen=True)
+class PartialHeard:
+    """New partial text of an utterance whose words were asked for (``want_words``)."""
+
+    utterance: int
+    voiced_ms: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -92,7 +120,16 @@ class BeepEnded:
     pass
 
 
-Signal = SpeechStarted | SpeechSustained | SpeechEnded | GreetingClassified | BeepHeard | BeepEnded
+Signal = (
+    SpeechStarted
+    | SpeechSustained
+    | SpeechPaused
+    | PartialHeard
+    | SpeechEnded
+    | GreetingClassified
+    | BeepHeard
+    | BeepEnded
+)
 
 
 class Listener:
@@ -103,6 +140,7 @@ class Listener:
         transcriber: Transcriber,
         *,
         endpointing_ms: int = 500,
+        end_of_turn: EndOfTurnOptions | None = None,
         sustained_ms: int = 300,
         preroll_ms: int = 200,
         pause_after_ms: int = PAUSE_AFTER_MS,
@@ -122,7 +160,16 @@ class Listener:
         self._recorder = recorder
         self._splitter = FrameSplitter(CARRIER_FRAME_BYTES)
         self._vad = SpeechDetector(rate=CARRIER_RATE)
-        self._endpointer = Endpointer(endpointing_ms, FRAME_MS)
+        # Without options the plain silence rule: every judgement leads to ``endpointing_ms``.
+        self.end_of_turn = end_of_turn or EndOfTurnOptions(endpointing_ms, endpointing_ms, endpointing_ms)
+        self._endpointer = Endpointer(self.end_of_turn.endpointing_ms, FRAME_MS)
+        self._turn_audio: deque[bytes] = deque(maxlen=TURN_AUDIO_MS // FRAME_MS)
+        self._pause_id = 0
+        self._probability: float | None = None  # the turn model's judgement of the current pause
+        self._grammar: GrammarState = "unknown"
+        self._grammar_text: str | None = None  # the partial text the grammar state was judged on
+        self._want_words = False
+        self._last_partial: str | None = None
         self._preroll: deque[bytes] = deque(maxlen=max(1, preroll_ms // FRAME_MS))
         self.sustained_ms = sustained_ms
         self.greeting = GreetingDetector(machine_greeting_ms, pause_ms=endpointing_ms) if detect_greeting else None
@@ -133,7 +180,7 @@ class Listener:
         self._utterances = 0
         self._utterance: Utterance | None = None
         self._upsampler: CarrierDecoder | None = None  # 8 -> 16 kHz for the current utterance
-        self._paused = False  # the utterance was told the caller fell silent
+        self._paused = False  # the caller has been silent pause_after_ms in this utterance
         self._current: int | None = None
         self._dropped = False
         self._sustained_sent = False
@@ -246,8 +293,10 @@ class Listener:
         if self._current is None:
             if speaking:
                 signals.extend(self._start(at_ms))
-        elif self._utterance is not None:
-            self._push(pcm)
+        else:
+            self._turn_audio.append(pcm)
+            if self._utterance is not None:
+                self._push(pcm)
 
         if self.greeting is not None and (self._current is not None or self.greeting.heard_speech):
             # Judged on the same frames as the endpointer, so a pause ends both on one frame.
@@ -260,24 +309,80 @@ class Listener:
             if self._endpointer.frame(at_ms, speaking):
                 signals.append(self._end())
                 return signals
-            self._track_pause(at_ms, speaking)
+            signals.extend(self._track_pause(at_ms, speaking))
+            if self._paused:
+                self._judge_grammar()
             if not self._sustained_sent and self._endpointer.voiced_ms >= self.sustained_ms:
                 self._sustained_sent = True
                 signals.append(SpeechSustained(self._current, self._endpointer.voiced_ms, self.partial_text()))
+            if self._want_words:
+                text = self.partial_text()
+                if text is not None and text != self._last_partial:
+                    self._last_partial = text
+                    signals.append(PartialHeard(self._current, self._endpointer.voiced_ms, text))
         return signals
 
-    def _track_pause(self, at_ms: int, speaking: bool) -> None:
-        """Tell the utterance when the caller has been silent ``pause_after_ms`` and when they
-        speak again, so a recogniser can decode during the endpointing silence."""
-        if self._utterance is None:
-            return
+    def _track_pause(self, at_ms: int, speaking: bool) -> list[Signal]:
+        """Note when the caller has been silent ``pause_after_ms`` and when they speak again:
+        the utterance is told (a recogniser can decode during the endpointing silence), and the
+        judgement of the previous pause is forgotten."""
         if speaking:
             if self._paused:
                 self._paused = False
-                self._utterance.resume()
+                self._probability = None
+                self._grammar, self._grammar_text = "unknown", None
+                self._endpointer.required_ms = self.end_of_turn.endpointing_ms
+                if self._utterance is not None:
+                    self._utterance.resume()
         elif not self._paused and self._endpointer.silence_ms(at_ms + FRAME_MS) >= self._pause_after_ms:
             self._paused = True
-            self._utterance.pause()
+            self._pause_id += 1
+            if self._utterance is not None:
+                self._utterance.pause()
+            assert self._current is not None
+            return [SpeechPaused(self._current, self._pause_id)]
+        return []
+
+    def _judge_grammar(self) -> None:
+        """Check the words so far against the expectation whenever the recogniser has new ones."""
+        text = self.partial_text()
+        if text is None or text == self._grammar_text:
+            return
+        self._grammar_text = text
+        self._grammar = grammar_state(self.expect, text)
+        self._update_required()
+
+    def _update_required(self) -> None:
+        self._endpointer.required_ms = required_silence_ms(self._probability, self._grammar, self.end_of_turn)
+
+    def judge(self, utterance: int, pause: int, probability: float) -> SpeechEnded | None:
+        """The turn model's judgement of pause ``pause`` of ``utterance``. Ignored when stale (the
+        caller spoke again, or the turn already ended); returns the end of the turn when the
+        silence so far already suffices under the new judgement."""
+        if utterance != self._current or pause != self._pause_id or not self._paused:
+            return None
+        self._probability = probability
+        self._update_required()
+        if self._endpointer.silence_ms(self.stream_ms) >= self._endpointer.required_ms:
+            return self._end()
+        return None
+
+    def turn_audio(self) -> bytes:
+        """The current utterance's last 8 s (PCM16 at 8 kHz, with its pre-roll), for the turn model."""
+        return b"".join(self._turn_audio)
+
+    def want_words(self, utterance: int) -> bool:
+        """Report the partial text of ``utterance`` as it changes (``PartialHeard``): speech over
+        the agent is an interruption or a backchannel by its words. Returns whether words can
+        come: False when the recogniser gives no partial text even when asked."""
+        if utterance != self._current or self._utterance is None:
+            return False
+        self._want_words = True
+        try:
+            return self._utterance.request_partial()
+        except Exception:  # a provider bug: no words, the duration decides
+            log.exception("asking the recogniser for partial text failed")
+            return False
 
     def _start(self, at_ms: int) -> list[Signal]:
         self._utterances += 1
@@ -290,6 +395,13 @@ class Listener:
         self._endpointer.start(start_ms, voiced_ms=(run - 1) * FRAME_MS)
         self._endpointer.last_voiced_ms = at_ms  # frame() adds this frame
         self._paused = False
+        self._pause_id = 0
+        self._probability = None
+        self._grammar, self._grammar_text = "unknown", None
+        self._want_words = False
+        self._last_partial = None
+        self._turn_audio.clear()
+        self._turn_audio.extend(self._preroll)
         if self.transcribe:
             try:
                 self._utterance = self._transcriber.utterance(self.expect)

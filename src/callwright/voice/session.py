@@ -40,14 +40,17 @@ from callwright.voice.agent_turn import AgentTurn
 from callwright.voice.audio import FRAME_MS
 from callwright.voice.dialogue_turn import speak_turn, split_text
 from callwright.voice.dtmf import InvalidDigits, dtmf_frames
+from callwright.voice.end_of_turn import TurnModel
 from callwright.voice.latency import LatencyTracker, TurnTimer
 from callwright.voice.listener import (
     BeepEnded,
     BeepHeard,
     GreetingClassified,
     Listener,
+    PartialHeard,
     Signal,
     SpeechEnded,
+    SpeechPaused,
     SpeechStarted,
     SpeechSustained,
 )
@@ -74,6 +77,7 @@ from callwright.voice.transport import (
     TransportError,
 )
 from callwright.voice.tts.base import Synthesizer
+from callwright.voice.turn_judging import TurnJudged, TurnJudging
 from callwright.voice.turns import BargeInPolicy, DtmfCollector
 from callwright.voice.voicemail import VoicemailWait
 
@@ -118,7 +122,7 @@ class _Transcribed:
     done_at: float
 
 
-_Control = Signal | _StreamEnded | _Dtmf | _DialogueDone | _Hangup | _Transcribed
+_Control = Signal | _StreamEnded | _Dtmf | _DialogueDone | _Hangup | _Transcribed | TurnJudged
 
 Transferrer = Callable[[str], Awaitable[None]]
 """Asks the carrier to connect the caller to a number (cold transfer); raises when it cannot."""
@@ -137,6 +141,7 @@ class CallSession:
         on_event: EventHandler | None = None,
         clock: Callable[[], float] = time.monotonic,
         transfer: Transferrer | None = None,
+        turn_model: TurnModel | None = None,
     ) -> None:
         self.transport = transport
         self.dialogue = dialogue
@@ -151,6 +156,7 @@ class CallSession:
         self.listener = Listener(
             transcriber,
             endpointing_ms=cfg.endpointing_ms,
+            end_of_turn=cfg.end_of_turn,
             sustained_ms=cfg.interruption_min_ms,
             detect_greeting=detect,
             detect_beep=detect or self._machine,
@@ -161,6 +167,9 @@ class CallSession:
         self.playout = Playout(transport, synthesizer, clock=clock, on_frame=self._on_frame)
         self._policy = BargeInPolicy(cfg.allow_interruptions, cfg.interruption_min_ms, cfg.interruption_min_words)
         self._signals: asyncio.Queue[_Control] = asyncio.Queue()
+        # The turn model only moves the silence rule when there is a rule to move.
+        use_model = turn_model is not None and cfg.end_of_turn is not None
+        self._judging = TurnJudging(turn_model, self._signals.put_nowait) if use_model and turn_model else None
         self._latency = LatencyTracker()
         self._transcript: list[TranscriptTurn] = []
         self._mode: Mode = "conversation"
@@ -363,6 +372,10 @@ class CallSession:
             await self._digit(signal)
         elif isinstance(signal, _Transcribed):
             await self._transcribed(signal)
+        elif isinstance(signal, TurnJudged):
+            ended = self.listener.judge(signal.utterance, signal.pause, signal.probability)
+            if ended is not None:
+                await self._handle(ended)
         elif isinstance(signal, BeepHeard | BeepEnded | GreetingClassified):
             await self._machine_cue(signal)
         elif self._mode == "conversation":
@@ -378,13 +391,12 @@ class CallSession:
                     self.listener.drop(signal.utterance)
         elif isinstance(signal, SpeechSustained):
             self._sustained.add(signal.utterance)
-            if (
-                signal.utterance in self._overlapped
-                and self.agent_busy
-                and self._policy.should_interrupt(signal.voiced_ms, signal.partial_text)
-            ):
-                self._barged.add(signal.utterance)
-                await self._interrupt()
+            await self._overlap(signal.utterance, signal.voiced_ms, signal.partial_text)
+        elif isinstance(signal, PartialHeard):
+            await self._overlap(signal.utterance, signal.voiced_ms, signal.text)
+        elif isinstance(signal, SpeechPaused):
+            if self._judging is not None:
+                self._judging.paused(signal, self.listener.turn_audio())
         elif isinstance(signal, SpeechEnded):
             self._idle_since = self._clock()
             recognition = signal.recognition
@@ -401,6 +413,20 @@ class CallSession:
             task = asyncio.create_task(self._transcribe(signal, recognition, previous), name="transcribe")
             self._stt_tasks.append(task)
             task.add_done_callback(self._stt_tasks.remove)
+
+    async def _overlap(self, utterance: int, voiced_ms: int, text: str | None) -> None:
+        """Speech over the agent, long enough to matter: an interruption, or a backchannel?
+        Judged on its words where the recogniser can give them (asked for if need be), else on
+        its duration."""
+        if utterance not in self._overlapped or utterance in self._barged or not self.agent_busy:
+            return
+        if text is None and self._policy.min_words > 0 and self.listener.want_words(utterance):
+            return  # the words will come as PartialHeard
+        if self._policy.should_interrupt(voiced_ms, text):
+            self._barged.add(utterance)
+            await self._interrupt()
+        elif text is not None:
+            self.listener.want_words(utterance)  # only "uh-huh" so far: listen to what comes next
 
     async def _transcribe(
         self, signal: SpeechEnded, recognition: Utterance, previous: asyncio.Task[None] | None
@@ -652,6 +678,8 @@ class CallSession:
             inbound.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await inbound
+        if self._judging is not None:
+            await self._judging.aclose()
         for stt in list(self._stt_tasks):
             stt.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

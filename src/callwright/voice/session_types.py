@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callwright.voice.end_of_turn import EndOfTurnOptions
 from callwright.voice.latency import LatencyReport
 from callwright.voice.recorder import Recorder
 
@@ -21,6 +22,10 @@ class SessionConfig:
     endpointing_ms: int = 500
     """Silence after speech that ends the caller's turn. Shorter answers faster but cuts
     people off mid-thought; 500 ms is the usual compromise."""
+
+    end_of_turn: EndOfTurnOptions | None = None
+    """The silences that end a turn by what is known of the utterance (turn model, grammar);
+    None: ``endpointing_ms`` of silence, always."""
 
     allow_interruptions: bool = True
     """Whether caller speech (or a key press) while the agent talks stops the agent."""

@@ -17,13 +17,7 @@ the copy inside an installed ``pipecat-ai`` wheel (``pipecat/audio/turn/smart_tu
 found through the distribution's file list without importing pipecat. The file's SHA-256 is
 pinned: a different file is refused unless the caller passes its own digest (or ``None``).
 
-**The decision.** :func:`end_of_turn` is a pure rule over the silence so far:
-
-- the model says complete (p ≥ ``threshold``) or the dialogue's grammar is already satisfied
-  (a yes/no question got "yes", a digit string has its length): ``short_silence_ms``;
-- no judgement yet (the model is not installed, or its answer has not arrived):
-  ``endpointing_ms``, the agent's plain silence rule;
-- the model says incomplete: ``incomplete_silence_ms``, to let the caller finish the thought.
+**The decision** is :mod:`callwright.voice.end_of_turn`'s (re-exported here).
 """
 
 from __future__ import annotations
@@ -33,14 +27,25 @@ import hashlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped]  # no stubs, no py.typed
 
+from callwright.voice.audio import Resampler
+from callwright.voice.end_of_turn import EndOfTurnOptions, end_of_turn, required_silence_ms
 from callwright.voice.log_mel import N_MELS, WINDOW_FRAMES, smart_turn_features
+
+__all__ = [
+    "EndOfTurnOptions",
+    "SmartTurnDetector",
+    "TurnModelError",
+    "TurnModelNotFound",
+    "end_of_turn",
+    "find_model",
+    "required_silence_ms",
+]
 
 MODEL_ENV = "CALLWRIGHT_SMART_TURN_MODEL"
 """Environment variable naming the ONNX file, when it is not the one in the pipecat-ai wheel."""
@@ -63,48 +68,6 @@ class TurnModelError(RuntimeError):
 
 class TurnModelNotFound(TurnModelError, FileNotFoundError):
     """No model file at the given path, in the environment variable, or in a pipecat-ai wheel."""
-
-
-@dataclass(frozen=True)
-class EndOfTurnOptions:
-    """How long a silence ends the caller's turn, depending on what is known about the utterance."""
-
-    short_silence_ms: int = 200
-    """Silence that ends the turn when the model judges the utterance complete or the dialogue's
-    grammar is already satisfied. Under ~150 ms, a breath between words could end a turn."""
-
-    endpointing_ms: int = 500
-    """Silence that ends the turn when there is no judgement: no model installed, or its answer
-    has not arrived yet. The agent's plain endpointing setting."""
-
-    incomplete_silence_ms: int = 1500
-    """Silence that ends the turn when the model judges the utterance incomplete (the caller is
-    mid-sentence or thinking). The caller is never held longer than this."""
-
-    threshold: float = 0.5
-    """Probability of "complete" at or above which the model's judgement counts as complete."""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.short_silence_ms <= self.endpointing_ms <= self.incomplete_silence_ms:
-            raise ValueError("need 0 <= short_silence_ms <= endpointing_ms <= incomplete_silence_ms")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError("threshold must be within [0, 1]")
-
-
-def required_silence_ms(probability: float | None, grammar_satisfied: bool, options: EndOfTurnOptions) -> int:
-    """The silence after which the turn ends, given the model's judgement (None: none yet)."""
-    if grammar_satisfied or (probability is not None and probability >= options.threshold):
-        return options.short_silence_ms
-    if probability is None:
-        return options.endpointing_ms
-    return options.incomplete_silence_ms
-
-
-def end_of_turn(
-    silence_ms: float, probability: float | None, grammar_satisfied: bool, options: EndOfTurnOptions
-) -> bool:
-    """Whether ``silence_ms`` of silence after speech ends the caller's turn (see the module doc)."""
-    return silence_ms >= required_silence_ms(probability, grammar_satisfied, options)
 
 
 def _sha256(path: Path) -> str:
@@ -207,6 +170,17 @@ class SmartTurnDetector:
             raise TurnModelError("the turn detector is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.predict, pcm16k)
+
+    async def complete_probability_8k(self, pcm8k: bytes) -> float:
+        """The same for the phone line's 8 kHz audio, upsampled on the worker thread too."""
+        if self._closed.is_set():
+            raise TurnModelError("the turn detector is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._predict_8k, pcm8k)
+
+    def _predict_8k(self, pcm8k: bytes) -> float:
+        resampler = Resampler(8000, 16000)
+        return self.predict(resampler.process(pcm8k) + resampler.flush())
 
     def close(self) -> None:
         """Stop the worker thread(s) once queued calls finish."""

@@ -14,7 +14,11 @@ DTMF_TIMEOUT_MS = 1500
 
 
 class Endpointer:
-    """Decides that the caller is done: ``endpointing_ms`` of non-speech after speech.
+    """Decides that the caller is done: ``required_ms`` of non-speech after speech.
+
+    ``required_ms`` starts each utterance at ``endpointing_ms`` (the plain silence rule) and may
+    be moved while the caller is silent, by what is learnt about the utterance (the turn model's
+    judgement, a satisfied grammar; see ``turn_detector.required_silence_ms``).
 
     Speech *start* comes from the VAD's consecutive-frame rule (it filters clicks and the noisy
     first frames); the *end* is judged here on raw voiced flags, so a VAD hangover cannot add
@@ -29,6 +33,7 @@ class Endpointer:
         self.reset()
 
     def reset(self) -> None:
+        self.required_ms = self.endpointing_ms
         self.in_speech = False
         self.speech_start_ms: int | None = None
         self.last_voiced_ms: int | None = None
@@ -49,7 +54,7 @@ class Endpointer:
             self.last_voiced_ms = at_ms + self.frame_ms
             self.voiced_ms += self.frame_ms
             return False
-        return self.silence_ms(at_ms + self.frame_ms) >= self.endpointing_ms
+        return self.silence_ms(at_ms + self.frame_ms) >= self.required_ms
 
     def silence_ms(self, now_ms: int) -> int:
         """Non-speech since the end of the last voiced frame."""
@@ -58,13 +63,30 @@ class Endpointer:
         return max(0, now_ms - self.last_voiced_ms)
 
 
+BACKCHANNELS = frozenset(
+    {
+        "uh-huh", "uh", "huh", "uhhuh", "mm-hmm", "mm-hm", "mhm", "mm", "hmm", "hm", "mmhmm", "um", "ah",
+        "oh", "okay", "ok", "yeah", "yep", "yes", "right", "sure", "alright", "i", "see", "got", "it",
+    }
+)
+"""Words a listener says to show they are following, not to take the turn ("uh-huh", "I see",
+"okay", "got it"). Speech made only of these does not interrupt the agent."""
+
+
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that are not backchannel sounds (lower case, punctuation dropped)."""
+    words = ("".join(c for c in raw.lower() if c.isalnum() or c in "-'") for raw in text.split())
+    return [w for w in words if w and w not in BACKCHANNELS]
+
+
 @dataclass(frozen=True)
 class BargeInPolicy:
     """When caller speech over the agent counts as an interruption.
 
-    The voiced duration must reach ``min_ms``; when the recogniser offers partial text, it must
-    also hold ``min_words`` words (a cough has duration but no words). Without partial text the
-    duration alone decides, which is the embedded pocketsphinx case.
+    The voiced duration must reach ``min_ms``. With partial text, it must also hold ``min_words``
+    words that are not backchannels: a cough has duration but no words, "uh-huh" has words that
+    only say "go on". Without partial text (a recogniser that cannot give any) the duration
+    alone decides.
     """
 
     allow: bool = True
@@ -74,9 +96,9 @@ class BargeInPolicy:
     def should_interrupt(self, voiced_ms: int, partial_text: str | None = None) -> bool:
         if not self.allow or voiced_ms < self.min_ms:
             return False
-        if partial_text is None:
+        if partial_text is None or self.min_words == 0:
             return True
-        return len(partial_text.split()) >= self.min_words
+        return len(content_words(partial_text)) >= self.min_words
 
 
 class DtmfCollector:

@@ -4,7 +4,8 @@ A provider declares the audio it takes (``sample_rate``: PCM16 mono at 8 or 16 k
 converts the carrier's audio once, to that rate. An utterance is fed with ``push`` per 20 ms frame
 (cheap: it runs on the call's inbound task), may offer ``partial`` text, and is told when the
 caller falls silent (``pause``) and speaks again (``resume``) so a slow recogniser can start
-decoding as the silence starts and have the text ready when the turn ends. ``finish`` is a
+decoding as the silence starts and have the text ready when the turn ends; ``request_partial``
+asks a provider without streaming partials for the words so far. ``finish`` is a
 coroutine: a provider that needs real work (a local model, a network round trip) does it off the
 event loop. Every provider failure is a ``TranscriberError``.
 """
@@ -44,6 +45,13 @@ class Utterance(Protocol):
 
     def partial(self) -> str | None:
         """Text recognised so far, or None when the provider does not give partial results."""
+        ...
+
+    def request_partial(self) -> bool:
+        """The engine needs the words now (speech over the agent: an interruption, or only an
+        "uh-huh"?). A streaming provider already gives them; one that decodes whole utterances
+        may decode what it has so that ``partial`` fills in soon. Returns whether ``partial``
+        will offer text for this utterance."""
         ...
 
     def pause(self) -> None:

@@ -158,6 +158,9 @@ class DeepgramUtterance:
             return None
         return _join([*self._finals, self._interim])
 
+    def request_partial(self) -> bool:
+        return self._error is None  # interim results come anyway
+
     def pause(self) -> None:
         pass  # Deepgram decodes as the audio arrives: nothing to start early
 

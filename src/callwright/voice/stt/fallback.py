@@ -122,6 +122,15 @@ class _KeptUtterance:
             log.exception("the primary recogniser's partial text failed")
             return None
 
+    def request_partial(self) -> bool:
+        if self._failure is not None or self._closed:
+            return False
+        try:
+            return self._primary.request_partial()
+        except Exception:
+            log.exception("asking the primary recogniser for partial text failed")
+            return False
+
     def pause(self) -> None:
         self._guard(self._primary.pause)
 
@@ -192,6 +201,9 @@ class _ResampledUtterance:
 
     def partial(self) -> str | None:
         return self._inner.partial()
+
+    def request_partial(self) -> bool:
+        return self._inner.request_partial()
 
     def pause(self) -> None:
         self._inner.pause()

@@ -165,6 +165,9 @@ class OpenAIUtterance:
     def partial(self) -> str | None:
         return None
 
+    def request_partial(self) -> bool:
+        return False  # a request per check would cost more than the words are worth
+
     def pause(self) -> None:
         if self._closed or self._early is not None or not self._transcriber.start_at_pause:
             return

@@ -218,6 +218,7 @@ class PocketsphinxUtterance:
         self._give_back: Callable[[], None] | None = give_back
         self._pending = bytearray()
         self._started = False
+        self._partial: str | None = None
 
     def push(self, pcm: bytes) -> None:
         if self._give_back is None:
@@ -237,13 +238,23 @@ class PocketsphinxUtterance:
         del self._pending[:usable]
 
     def partial(self) -> str | None:
-        return None  # a mid-utterance hypothesis costs a search per call; not worth it per frame
+        """The hypothesis taken at the last pause (a mid-utterance hypothesis costs a search, so
+        it is taken once per pause, not per frame); None while the caller speaks."""
+        return self._partial
+
+    def request_partial(self) -> bool:
+        return False  # under a grammar every sound is forced into its words: no evidence of words
 
     def pause(self) -> None:
-        pass  # decoding keeps up with the audio: nothing to start early
+        """Take the hypothesis so far: a grammar already satisfied ("yes") ends the turn sooner."""
+        if self._give_back is None:
+            return
+        self._process()
+        hyp = self._decoder.hyp() if self._started else None
+        self._partial = self._interpret(hyp.hypstr) if hyp is not None and hyp.hypstr.strip() else ""
 
     def resume(self) -> None:
-        pass
+        self._partial = None
 
     async def finish(self) -> Transcript:
         return self.finish_now()

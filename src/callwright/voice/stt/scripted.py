@@ -28,6 +28,9 @@ class ScriptedUtterance:
     def partial(self) -> str | None:
         return None
 
+    def request_partial(self) -> bool:
+        return False
+
     def pause(self) -> None:
         pass
 
