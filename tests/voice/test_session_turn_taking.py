@@ -156,7 +156,7 @@ async def test_uh_huh_over_the_agent_does_not_interrupt_it() -> None:
 
 
 async def test_okay_and_mm_hm_over_the_agent_do_not_interrupt_it() -> None:
-    result, transport = await talk_over_agent(ScriptedRecognizer(["okay mm-hm"], partials=["Okay, mm-hm."]))
+    _, transport = await talk_over_agent(ScriptedRecognizer(["okay mm-hm"], partials=["Okay, mm-hm."]))
     assert ("clear", None) not in transport.sent
 
 
@@ -168,5 +168,5 @@ async def test_real_words_over_the_agent_interrupt_it() -> None:
 
 
 async def test_without_words_from_the_recogniser_the_duration_decides() -> None:
-    result, transport = await talk_over_agent(ScriptedRecognizer(["uh-huh"]))
+    _, transport = await talk_over_agent(ScriptedRecognizer(["uh-huh"]))
     assert ("clear", None) in transport.sent

@@ -80,3 +80,17 @@ def test_dtmf_turn_ends_after_the_inter_digit_timeout() -> None:
 
 def test_a_lone_hash_is_not_a_turn() -> None:
     assert DtmfCollector().push("#", 0) is None
+
+
+def test_backchannels_alone_never_interrupt() -> None:
+    policy = BargeInPolicy(min_ms=300, min_words=1)
+    for said in ("Uh-huh.", "mm-hm", "Okay, okay.", "Yeah, right.", "I see.", "Got it."):
+        assert not policy.should_interrupt(900, said), said
+
+
+def test_one_short_word_waits_for_more_speech_unless_it_asks_to_stop() -> None:
+    policy = BargeInPolicy(min_ms=300, min_words=1)
+    assert not policy.should_interrupt(340, "at")
+    assert policy.should_interrupt(700, "appointment")
+    assert policy.should_interrupt(340, "Stop!")
+    assert policy.should_interrupt(340, "wait, no")

@@ -18,6 +18,14 @@ from callwright.domain.expectation import Expectation
 GrammarState = Literal["satisfied", "unsatisfied", "unknown"]
 
 
+def words_decide(expect: Expectation | None) -> bool:
+    """Whether the words can settle this expectation either way (then the turn model alone must
+    not end the turn before they are known: "five five five" of a ten-digit number)."""
+    return expect is not None and (
+        expect.kind in ("yes_no", "choice") or (expect.kind == "digits" and expect.length is not None)
+    )
+
+
 def grammar_state(expect: Expectation | None, text: str | None) -> GrammarState:
     """``satisfied``: the answer is complete; ``unsatisfied``: it is known to be incomplete;
     ``unknown``: no text yet, or an answer whose completeness the words cannot tell."""

@@ -39,7 +39,7 @@ from callwright.voice.audio import (
     ulaw_decode,
 )
 from callwright.voice.end_of_turn import EndOfTurnOptions, required_silence_ms
-from callwright.voice.grammar_state import GrammarState, grammar_state
+from callwright.voice.grammar_state import GrammarState, grammar_state, words_decide
 from callwright.voice.recorder import Recorder
 from callwright.voice.stt.base import Transcriber, TranscriberError, Utterance
 from callwright.voice.turns import Endpointer
@@ -353,7 +353,10 @@ class Listener:
         self._update_required()
 
     def _update_required(self) -> None:
-        self._endpointer.required_ms = required_silence_ms(self._probability, self._grammar, self.end_of_turn)
+        probability = self._probability
+        if self._grammar_text is None and words_decide(self.expect):
+            probability = None  # wait for the words: they may hold the turn open
+        self._endpointer.required_ms = required_silence_ms(probability, self._grammar, self.end_of_turn)
 
     def judge(self, utterance: int, pause: int, probability: float) -> SpeechEnded | None:
         """The turn model's judgement of pause ``pause`` of ``utterance``. Ignored when stale (the

@@ -406,6 +406,8 @@ class CallSession:
             # The machine verdict comes first (it arrives in the same frame); a backchannel over
             # the agent ("uh-huh") is not a turn.
             backchannel = u in self._overlapped and u not in self._barged
+            log.debug("utterance %d ended: overlapped=%s barged=%s sustained=%s busy=%s", u,
+                      u in self._overlapped, u in self._barged, u in self._sustained, self.agent_busy)
             if self._greeting_pending() or (backchannel and (u not in self._sustained or self.agent_busy)):
                 _close(recognition)
                 return
@@ -422,6 +424,7 @@ class CallSession:
             return
         if text is None and self._policy.min_words > 0 and self.listener.want_words(utterance):
             return  # the words will come as PartialHeard
+        log.debug("speech over the agent (utterance %d): %d ms voiced, words %r", utterance, voiced_ms, text)
         if self._policy.should_interrupt(voiced_ms, text):
             self._barged.add(utterance)
             await self._interrupt()

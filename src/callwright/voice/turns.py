@@ -73,6 +73,14 @@ BACKCHANNELS = frozenset(
 "okay", "got it"). Speech made only of these does not interrupt the agent."""
 
 
+STOP_WORDS = frozenset({"stop", "wait", "hold", "sorry", "excuse", "no", "hang", "hello", "actually"})
+"""Single words that ask the agent to stop: they interrupt however short."""
+
+UNCLEAR_MS = 600
+"""Below this much voiced speech, one recognised word is as often a misheard "uh-huh" (a
+recogniser given a third of a second of a murmur will find a word in it) as a word."""
+
+
 def content_words(text: str) -> list[str]:
     """The words of ``text`` that are not backchannel sounds (lower case, punctuation dropped)."""
     words = ("".join(c for c in raw.lower() if c.isalnum() or c in "-'") for raw in text.split())
@@ -85,8 +93,9 @@ class BargeInPolicy:
 
     The voiced duration must reach ``min_ms``. With partial text, it must also hold ``min_words``
     words that are not backchannels: a cough has duration but no words, "uh-huh" has words that
-    only say "go on". Without partial text (a recogniser that cannot give any) the duration
-    alone decides.
+    only say "go on". One word under ``UNCLEAR_MS`` of speech waits for more (or for the speech
+    to end, as a backchannel), unless it is a stop word. Without partial text (a recogniser that
+    cannot give any) the duration alone decides.
     """
 
     allow: bool = True
@@ -98,7 +107,10 @@ class BargeInPolicy:
             return False
         if partial_text is None or self.min_words == 0:
             return True
-        return len(content_words(partial_text)) >= self.min_words
+        words = content_words(partial_text)
+        if len(words) < self.min_words:
+            return False
+        return len(words) > 1 or voiced_ms >= UNCLEAR_MS or words[0] in STOP_WORDS
 
 
 class DtmfCollector:

@@ -12,12 +12,16 @@ them; pocketsphinx vs Whisper tiny.en):
   there on espeak voices, a voice Whisper is known to do badly on, so they go to Whisper with
   the open speech. Turns with no expectation (every LLM turn) go to Whisper.
 A choice whose words are all unknown to pocketsphinx's dictionary has no grammar: Whisper.
+
+A grammar forces every sound into its words, so it cannot tell "uh-huh" from "no" when the caller
+talks over the agent. A grammar utterance keeps its audio, and when the engine asks for the words
+(``request_partial``), Whisper hears them; the turn's answer is still the grammar's.
 """
 
 from __future__ import annotations
 
 from callwright.domain.expectation import Expectation, ExpectKind
-from callwright.voice.stt.base import Transcriber, Utterance
+from callwright.voice.stt.base import Transcriber, Transcript, Utterance
 from callwright.voice.stt.grammars import grammar_for
 from callwright.voice.stt.pocketsphinx import PocketsphinxTranscriber
 
@@ -49,5 +53,59 @@ class RoutingTranscriber:
 
     def utterance(self, expect: Expectation | None) -> Utterance:
         if self.uses_grammar(expect):
-            return self.grammar.utterance(expect)
+            return GrammarWithWords(self.grammar.utterance(expect), self.open_speech)
         return self.open_speech.utterance(expect)
+
+
+MAX_KEPT_BYTES = 10 * 16000 * 2  # 10 s at 16 kHz: speech over the agent is judged well before
+
+
+class GrammarWithWords:
+    """A grammar utterance that can still say which words were spoken, through open speech."""
+
+    def __init__(self, grammar: Utterance, open_speech: Transcriber) -> None:
+        self._grammar = grammar
+        self._open_speech = open_speech
+        self._kept = bytearray()
+        self._words: Utterance | None = None
+
+    def push(self, pcm: bytes) -> None:
+        self._grammar.push(pcm)
+        if self._words is not None:
+            self._words.push(pcm)
+        elif len(self._kept) < MAX_KEPT_BYTES:
+            self._kept += pcm
+
+    def partial(self) -> str | None:
+        """Open speech's words once they were asked for (a grammar's forced words are no
+        evidence of what was said), else the grammar's hypothesis at the pause."""
+        if self._words is not None:
+            return self._words.partial()
+        return self._grammar.partial()
+
+    def request_partial(self) -> bool:
+        if self._words is None:
+            self._words = self._open_speech.utterance(None)
+            self._words.push(bytes(self._kept))
+            self._kept = bytearray()
+        return self._words.request_partial()
+
+    def pause(self) -> None:
+        self._grammar.pause()
+
+    def resume(self) -> None:
+        self._grammar.resume()
+
+    async def finish(self) -> Transcript:
+        self._close_words()
+        return await self._grammar.finish()
+
+    def close(self) -> None:
+        self._close_words()
+        self._grammar.close()
+
+    def _close_words(self) -> None:
+        words, self._words = self._words, None
+        self._kept = bytearray()
+        if words is not None:
+            words.close()

@@ -264,6 +264,7 @@ class WhisperUtterance:
         self._engine = engine
         self._audio = bytearray()
         self._speculative: tuple[int, asyncio.Future[Transcript]] | None = None
+        self._peek: asyncio.Future[Transcript] | None = None
         self._closed = False
         self.decodes = 0  # decodes started (speculative ones included), for tests and benchmarks
 
@@ -276,7 +277,25 @@ class WhisperUtterance:
             del self._audio[: overflow + (overflow & 1)]
 
     def partial(self) -> str | None:
+        """The text of the decode started at the last pause, or else of the latest one asked for
+        by ``request_partial``, once it is done; None before."""
+        for future in (self._speculative[1] if self._speculative else None, self._peek):
+            if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+                return future.result().text
         return None
+
+    def request_partial(self) -> bool:
+        """Decode what has been heard so far (speech over the agent: are these words?). A peek
+        is never the final text: the caller goes on speaking after it."""
+        if self._closed or not self._audio:
+            return False
+        if self._peek is None or self._peek.done():
+            try:
+                self._peek = self._engine.submit(bytes(self._audio))
+            except RuntimeError:  # no running loop
+                return False
+            self.decodes += 1
+        return True
 
     def pause(self) -> None:
         if self._closed or not self._audio:
@@ -302,6 +321,8 @@ class WhisperUtterance:
         if self._closed:
             raise TranscriberError("utterance already finished")
         self._closed = True
+        if self._peek is not None:
+            self._peek.cancel()
         speculative, self._speculative = self._speculative, None
         if speculative is not None and not speculative[1].cancelled():
             return await speculative[1]
@@ -313,6 +334,8 @@ class WhisperUtterance:
     def close(self) -> None:
         self._closed = True
         self._discard()
+        if self._peek is not None:
+            self._peek.cancel()
 
 
 class WhisperTranscriber:

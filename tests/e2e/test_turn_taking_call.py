@@ -1,0 +1,94 @@
+"""Turn-taking over the phone: the simulated callee pauses mid-number, says "uh-huh" while the
+agent talks, and interrupts it for real; the server's end-of-turn and barge-in rules decide,
+on real audio through the Media Streams WebSocket and the embedded recognisers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import VoiceServer
+
+LONG_SAY = (
+    "Thank you for calling Riverside Dental. We are open from eight in the morning until six in the "
+    "evening on weekdays, and from nine until one on Saturdays. Parking is free behind the building."
+)
+
+
+def flow_agent(voice_server: VoiceServer, name: str, nodes: dict[str, Any], start: str) -> str:
+    r = voice_server.api.post(
+        "/v1/agents",
+        json={"name": name, "dialogue": {"engine": "flow", "flow": {"start": start, "nodes": nodes}}},
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def call(voice_server: VoiceServer, agent_id: str, callee: dict[str, Any]) -> dict[str, Any]:
+    r = voice_server.api.post(
+        "/v1/calls", json={"agent_id": agent_id, "to": "+15550100001", "simulated_callee": callee}
+    )
+    assert r.status_code == 201, r.text
+    ended = voice_server.wait_for_end(r.json()["id"])
+    assert ended["status"] == "completed", ended
+    return ended
+
+
+def user_turns(record: dict[str, Any]) -> list[str]:
+    return [t["text"] for t in record["transcript"] if t["role"] == "user"]
+
+
+def test_a_caller_pausing_mid_number_is_not_cut_off(voice_server: VoiceServer) -> None:
+    agent = flow_agent(
+        voice_server,
+        "Phone number",
+        {
+            "ask": {
+                "ask": "What is your phone number?", "expect": "digits", "length": 10,
+                "save_as": "phone", "next": "bye",
+            },
+            "bye": {"say": "Thank you. Goodbye.", "end": "completed"},
+        },
+        "ask",
+    )
+    # A 900 ms pause: a plain 500 ms silence rule would take "five five five" as the answer.
+    record = call(voice_server, agent, {"says": ["five five five <pause 900ms> one two three four five six seven"]})
+    assert record["results"].get("phone") == "5551234567", record["results"]
+    assert len(user_turns(record)) == 1, record["transcript"]
+
+
+def test_uh_huh_while_the_agent_speaks_does_not_interrupt_it(voice_server: VoiceServer) -> None:
+    agent = flow_agent(
+        voice_server,
+        "Backchannel",
+        {
+            "info": {"say": LONG_SAY, "next": "ask"},
+            "ask": {"ask": "Would you like to book a visit?", "expect": "yes_no", "save_as": "book", "next": "bye"},
+            "bye": {"say": "Goodbye.", "end": "completed"},
+        },
+        "info",
+    )
+    record = call(voice_server, agent, {"says": ["yes"], "backchannels": ["uh-huh"]})
+    info = record["transcript"][0]
+    assert info["role"] == "agent" and not info.get("interrupted"), record["transcript"]
+    assert info["text"] == LONG_SAY
+    assert record["results"]["book"] is True
+
+
+def test_a_real_interruption_stops_the_agent(voice_server: VoiceServer) -> None:
+    agent = flow_agent(
+        voice_server,
+        "Interrupted",
+        {
+            "info": {"say": LONG_SAY, "next": "ask"},
+            "ask": {"ask": "What can I do for you?", "expect": "text", "save_as": "request", "next": "bye"},
+            "bye": {"say": "Goodbye.", "end": "completed"},
+        },
+        "info",
+    )
+    record = call(
+        voice_server, agent, {"interrupts": True, "says": ["Sorry, I need to cancel my appointment please.", "no"]}
+    )
+    info = record["transcript"][0]
+    assert info["role"] == "agent" and info.get("interrupted") is True, record["transcript"]
+    assert info["text"] != LONG_SAY
+    assert any("cancel" in text.lower() for text in user_turns(record)), record["transcript"]
