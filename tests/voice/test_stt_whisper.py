@@ -15,8 +15,8 @@ from callwright.domain.agent import TranscriberConfig
 from callwright.domain.expectation import Expectation
 from callwright.voice.engines import build_transcriber
 from callwright.voice.stt.base import TranscriberError, Transcript
-from callwright.voice.stt.pocketsphinx import DecoderPool, PocketsphinxTranscriber, PocketsphinxUtterance
-from callwright.voice.stt.routing import RoutingTranscriber
+from callwright.voice.stt.pocketsphinx import DecoderPool, PocketsphinxTranscriber
+from callwright.voice.stt.routing import GrammarWithWords, RoutingTranscriber
 from callwright.voice.stt.whisper import (
     PACKAGED_MODEL_SHA256,
     WhisperEngine,
@@ -165,15 +165,31 @@ async def test_the_router_uses_pocketsphinx_under_a_grammar_and_whisper_for_open
     router = RoutingTranscriber(PocketsphinxTranscriber(DecoderPool()), whisper)
     assert router.sample_rate == 16000
     yes_no = router.utterance(Expectation("yes_no"))
-    assert isinstance(yes_no, PocketsphinxUtterance)
+    assert isinstance(yes_no, GrammarWithWords)
     for frame in frames_of(phone_speech("yes")):
         yes_no.push(frame)
     assert (await yes_no.finish()).text == "yes"
-    assert isinstance(router.utterance(Expectation("choice", ("monday", "tuesday"))), PocketsphinxUtterance)
+    assert isinstance(router.utterance(Expectation("choice", ("monday", "tuesday"))), GrammarWithWords)
     for open_kind in (Expectation("text"), Expectation("number"), Expectation("date"), Expectation("digits"), None):
         assert isinstance(router.utterance(open_kind), WhisperUtterance)
     # A choice the grammar recogniser has no words for goes to Whisper, not to its weak LM.
     assert isinstance(router.utterance(Expectation("choice", ("xqzzy", "zzyqx"))), WhisperUtterance)
+
+
+async def test_a_grammar_utterance_asked_for_words_gives_whisper_s_not_the_grammar_s(
+    whisper: WhisperTranscriber, phone_speech: PhoneSpeech
+) -> None:
+    router = RoutingTranscriber(PocketsphinxTranscriber(DecoderPool()), whisper)
+    utterance = router.utterance(Expectation("yes_no"))
+    for frame in frames_of(phone_speech("I would like to cancel my appointment")):
+        utterance.push(frame)
+    assert utterance.request_partial()
+    for _ in range(200):
+        if utterance.partial() is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert "cancel" in (utterance.partial() or "").lower()
+    utterance.close()
 
 
 def test_the_agent_default_is_the_router() -> None:
