@@ -45,6 +45,7 @@ UNSTATED_RULES: dict[str, str] = {
     EMAIL_ADDRESS: "an email address `format: email` allows but mail cannot reach (a reserved or special-use "
     "domain such as `.test` or `localhost`)",
     "invalid_header": "a tool header the HTTP client sets itself (`Host`, `Content-Length`, ...)",
+    "pause_too_long": "a `<pause ...>` in a simulated callee's line longer than 5000 ms",
 }
 """The 422 ``type`` of each rule the server checks that JSON Schema cannot state: a request the
 schema accepts can still be refused for these, and only for these (the contract test holds the

@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from callwright.voice.dtmf import MAX_DIGITS
 
@@ -28,7 +29,15 @@ MAX_PAUSE_MS = 5000
 """The longest pause a line may hold: longer, and a test is waiting for nothing."""
 
 _MARKER = re.compile(r"<([^<>]*)>")
-_PAUSE = re.compile(r"^pause\s+(\d+(?:\.\d+)?)\s*(ms|s)$")
+_PAUSE = re.compile(r"^[ \t]*pause[ \t]+([0-9]+(?:\.[0-9]+)?)[ \t]*(ms|s)[ \t]*$")
+_SPACE = "[ \t]"
+LINE_PATTERN = (
+    rf"^(?:[^<>]|<{_SPACE}*[Pp][Aa][Uu][Ss][Ee]{_SPACE}+[0-9]+(?:\.[0-9]+)?{_SPACE}*(?:[Mm][Ss]|[Ss]){_SPACE}*>)*$"
+)
+"""The marker syntax, stated in the schema (ASCII classes only: JSON Schema's regex dialect and
+Python's agree on them). ``split_pauses`` refuses the same lines with a message that shows the
+syntax; only the pause limit is checked beyond it (``pause_too_long``)."""
+PAUSE_TOO_LONG = "pause_too_long"
 _PAUSE_SYNTAX = f"a pause is written <pause 900ms> or <pause 1.5s>, at most {MAX_PAUSE_MS} ms"
 
 
@@ -38,12 +47,15 @@ def split_pauses(line: str) -> list[str | float]:
     parts: list[str | float] = []
     at = 0
     for match in _MARKER.finditer(line):
-        pause = _PAUSE.match(match.group(1).strip().lower())
+        pause = _PAUSE.match(match.group(1).lower())
         if pause is None:
             raise ValueError(f"unknown marker {match.group(0)!r} in {line!r}: {_PAUSE_SYNTAX}")
         ms = float(pause.group(1)) * (1 if pause.group(2) == "ms" else 1000)
         if ms > MAX_PAUSE_MS:
-            raise ValueError(f"pause {match.group(0)!r} in {line!r} is too long: {_PAUSE_SYNTAX}")
+            raise PydanticCustomError(
+                PAUSE_TOO_LONG, "pause {marker} in {line} is too long: {syntax}",
+                {"marker": match.group(0), "line": line, "syntax": _PAUSE_SYNTAX},
+            )
         if text := line[at : match.start()].strip():
             parts.append(text)
         parts.append(ms / 1000)
@@ -60,7 +72,7 @@ def _check_line(line: str) -> str:
     return line
 
 
-Line = Annotated[str, AfterValidator(_check_line)]
+Line = Annotated[str, Field(json_schema_extra={"pattern": LINE_PATTERN}), AfterValidator(_check_line)]
 """A line the callee speaks; it may hold pauses ("555 0123 <pause 900ms> 4567")."""
 
 
