@@ -54,10 +54,28 @@ DEMO_FLOW: dict[str, Any] = {
     },
 }
 
+DEMO_REASON_ANSWER = "My sister is getting married on Monday."
+"""What the demo's patient says when asked why: open speech, understood offline by Whisper."""
+
+DEMO_AGENT_FLOW: dict[str, Any] = {
+    "start": DEMO_FLOW["start"],
+    "nodes": {
+        **DEMO_FLOW["nodes"],
+        "reschedule": {**DEMO_FLOW["nodes"]["reschedule"], "next": "reason"},
+        "reason": {
+            "ask": "Thanks. May I ask why Monday does not work for you?",
+            "expect": "text",
+            "save_as": "reschedule_reason",
+            "next": "verify",
+        },
+    },
+}
+"""The demo flow plus an open question on the reschedule path: the answer is free speech."""
+
 DEMO_AGENT: dict[str, Any] = {
     "name": "Appointment confirmation (demo)",
     "prompt": "You confirm dental appointments for Riverside Dental.",
-    "dialogue": {"engine": "flow", "flow": DEMO_FLOW},
+    "dialogue": {"engine": "flow", "flow": DEMO_AGENT_FLOW},
     "voice": {"provider": "espeak", "voice_id": "en-us"},
     "turn_taking": {"endpointing_ms": 500},
     "phone": {"provider": "simulator", "from_number": "+14155550100"},
@@ -67,6 +85,7 @@ DEMO_AGENT: dict[str, Any] = {
             {"name": "confirmed", "type": "boolean", "description": "kept the original appointment"},
             {"name": "new_day", "type": "enum", "enum": ["tuesday", "wednesday", "thursday"]},
             {"name": "verification_code", "type": "string"},
+            {"name": "reschedule_reason", "type": "string", "description": "why the patient moved the visit"},
         ],
     },
 }
@@ -74,7 +93,9 @@ DEMO_AGENT: dict[str, Any] = {
 DEMO_CALL: dict[str, Any] = {
     "contact": {"phone_number": "+15550100001", "first_name": "Maria", "last_name": "Lopez"},
     "variables": {"appointment_day": "Monday", "appointment_time": "10 AM"},
-    "simulated_callee": {"behavior": "answer", "says": ["no", "wednesday"], "dtmf": {"verify": "4567"}},
+    "simulated_callee": {
+        "behavior": "answer", "says": ["no", "wednesday", DEMO_REASON_ANSWER], "dtmf": {"verify": "4567"}
+    },
     "call_source": "demo",
 }
 
@@ -183,6 +204,12 @@ def _summary(call: dict[str, Any], base: str, console: Console) -> None:
     for name, value in call["results"].items():
         results.add_row(name, str(value))
     console.print(results)
+    reason = call["results"].get("reschedule_reason")
+    if reason:
+        console.print(
+            f"Open speech, understood offline (Whisper tiny.en): the patient said [italic]{escape(DEMO_REASON_ANSWER)}"
+            f"[/], heard as [bold]{escape(str(reason))}[/]"
+        )
     analysis = call.get("analysis")
     if analysis:
         table = Table(title=f"Post-call analysis ({analysis.get('engine', 'offline')})")
