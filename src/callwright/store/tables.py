@@ -93,6 +93,7 @@ calls = sa.Table(
     sa.Column("agent_version_id", Uuid, nullable=False),
     sa.Column("contact_id", Uuid, sa.ForeignKey("contacts.id"), nullable=True),
     sa.Column("campaign_id", Uuid, nullable=True),
+    sa.Column("campaign_contact_id", Uuid, nullable=True),
     sa.Column("direction", sa.String(16), nullable=False),
     sa.Column("medium", sa.String(16), nullable=False),
     sa.Column("from_number", sa.String(20), nullable=True),
@@ -138,6 +139,7 @@ calls = sa.Table(
     sa.Index("ix_calls_org_agent", "org_id", "agent_id"),
     sa.Index("ix_calls_org_contact", "org_id", "contact_id"),
     sa.Index("ix_calls_analysis_state", "analysis_state"),
+    sa.Index("ix_calls_campaign_status", "campaign_id", "status"),
 )
 
 idempotency_keys = sa.Table(
@@ -179,6 +181,67 @@ runners = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+    # Process roles (DESIGN.md): what this process runs, and where a media process takes streams.
+    sa.Column("roles", Json, nullable=True),
+    sa.Column("media_url", sa.String(500), nullable=True),
+    sa.Column("media_capacity", sa.Integer, nullable=True),
+    sa.Column("media_live", sa.Integer, nullable=True),
+)
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("agent_id", Uuid, sa.ForeignKey("agents.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # draft, running, paused, completed, canceled
+    sa.Column("context", Json, nullable=True),
+    sa.Column("call_source", sa.String(200), nullable=False),
+    sa.Column("calling_window", Json, nullable=False),
+    sa.Column("retry", Json, nullable=False),
+    sa.Column("max_concurrency", sa.Integer, nullable=False),
+    sa.Column("max_attempts_per_day", sa.Integer, nullable=False),
+    sa.Column("default_region", sa.String(2), nullable=True),
+    sa.Column("metadata", Json, nullable=False),
+    sa.Column("start_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("completed_at", UTCDateTime, nullable=True),
+    sa.Index("ix_campaigns_org_created", "org_id", "created_at", "id"),
+    sa.Index("ix_campaigns_status", "status"),
+)
+
+campaign_contacts = sa.Table(
+    "campaign_contacts",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, nullable=False),
+    sa.Column("campaign_id", Uuid, sa.ForeignKey("campaigns.id"), nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),  # the CSV line the row came from
+    sa.Column("phone_number", sa.String(20), nullable=False),
+    sa.Column("first_name", sa.String(200), nullable=True),
+    sa.Column("last_name", sa.String(200), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("external_id", sa.String(200), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("variables", Json, nullable=False),
+    # pending (waits for its time), dialing (a call is live), completed, failed, skipped_dnc, canceled
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("last_call_id", Uuid, nullable=True),
+    sa.Column("last_outcome", sa.String(32), nullable=True),
+    sa.Column("retry_context", Json, nullable=True),
+    sa.Column("errors", Json, nullable=True),
+    sa.Column("attempt_day", sa.String(10), nullable=True),  # callee-local day of the attempts counted
+    sa.Column("attempts_that_day", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("campaign_id", "phone_number"),
+    sa.Index("ix_campaign_contacts_due", "campaign_id", "state", "next_attempt_at"),
+    sa.Index("ix_campaign_contacts_row", "campaign_id", "row_number"),
 )
 
 
