@@ -58,8 +58,18 @@ def pct(values: list[float], q: float) -> float:
     return round(percentile(sorted(values), q), 2) if values else float("nan")
 
 
+_PIPER: list[Synthesizer] = []
+
+
 def callee_synthesizer(voice: str) -> Synthesizer:
-    """The simulated callee's voice: an espeak voice name, or "tone" (no compute at all)."""
+    """The simulated callee's voice: an espeak voice name, "piper" (the Piper voice of the
+    ``piper`` extra, loaded once per process and shared), or "tone" (no compute at all)."""
+    if voice == "piper":
+        if not _PIPER:
+            from callwright.telephony.simulator.callee_voice import callee_synthesizer_factory
+
+            _PIPER.append(callee_synthesizer_factory("piper", prewarm=False)())
+        return _PIPER[0]
     if voice == "tone":
         from callwright.voice.tts.tone import ToneSynthesizer
 
