@@ -18,7 +18,9 @@ CALLS: dict[str, dict[str, Any]] = {
     "no_then_choice": {"to": "+15550100011", "simulated_callee": {"says": ["no", "wednesday"], "dtmf": VERIFY}},
     "interrupts": {
         "to": "+15550100008",
-        "simulated_callee": {"interrupts": True, "says": ["yes", "yes", "yes"], "dtmf": VERIFY},
+        "simulated_callee": {
+            "interrupts": True, "says": ["Wait, I have a question first.", "yes", "yes"], "dtmf": VERIFY
+        },
     },
     "no_answer": {"to": "+15550100003"},
     "busy": {"to": "+15550100002"},
