@@ -73,6 +73,8 @@ class RenderInputs:
 
     variables: dict[str, Any]
     first_message: str | None
+    campaign: dict[str, Any] | None = None
+    campaign_row: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> RenderInputs:
@@ -82,7 +84,10 @@ class RenderInputs:
             # and the context can only add names; the greeting rendered then is kept.
             return cls(variables={k: v for k, v in (row.variables or {}).items() if k != "context"},
                        first_message=row.first_message)
-        return cls(variables=dict(stored.get("variables") or {}), first_message=stored.get("first_message"))
+        return cls(
+            variables=dict(stored.get("variables") or {}), first_message=stored.get("first_message"),
+            campaign=stored.get("campaign"), campaign_row=stored.get("campaign_row"),
+        )
 
 
 async def prepare_call(
@@ -203,6 +208,7 @@ async def _fetch_and_render(
         from_number=agent_number, direction=row.direction, medium=row.medium,
         call_variables=inputs.variables, call_context=row.context, first_message=inputs.first_message,
         retry_context=row.retry_context, now=utcnow(), dynamic=result.variables,
+        campaign=inputs.campaign, campaign_row=inputs.campaign_row,
     )
     await _store(db, row.id, texts.variables, texts.first_message, texts.prompt, result, list(texts.render_errors))
     return PreparedCall(

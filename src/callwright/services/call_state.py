@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callwright.domain.call import LIVE_STATUSES, TERMINAL_STATUSES
 from callwright.observability import CALLS_ENDED
-from callwright.services import events
+from callwright.services import campaign_rows, events
+from callwright.services import campaigns as campaign_service
 from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.store.types import utcnow
@@ -83,9 +84,14 @@ def finish_sync(
         values["duration_ms"] = (
             max(0, int((ended - answered_at).total_seconds() * 1000)) if answered_at is not None else None
         )
-    return transition_sync(
+    changed = transition_sync(
         conn, call_id, OPEN_STATUSES, status, end_reason=end_reason, ended_at=ended, error=error, **values
     )
+    if changed and status in TERMINAL_STATUSES:
+        campaign_id = campaign_rows.call_ended_sync(conn, call_id, status, ended)
+        if campaign_id is not None:
+            campaign_service.finish_if_done_sync(conn, campaign_id, ended)
+    return changed
 
 
 async def transition_in(

@@ -27,7 +27,7 @@ from callwright.services import contacts as contact_service
 from callwright.services.conversations import call_row, conversation_out
 from callwright.services.dispatch import CallQueue
 from callwright.services.errors import Conflict, InvalidInput, NotFound
-from callwright.services.live_calls import is_live_here, request_hangup
+from callwright.services.live_calls import LiveCalls
 from callwright.services.render import render_call_texts
 from callwright.store.db import Database
 from callwright.store.tables import calls, idempotency_keys
@@ -57,6 +57,10 @@ class NewCall:
     direction: str = "outbound"
     simulated_callee: dict[str, Any] | None = None
     campaign_id: uuid.UUID | None = None
+    campaign_contact_id: uuid.UUID | None = None
+    campaign: dict[str, Any] | None = None  # the campaign's layer of variables: {"context": ...}
+    campaign_row: dict[str, Any] | None = None  # the row's extra CSV columns
+    call_id: uuid.UUID | None = None  # chosen by the caller when it must know it first (campaign claims)
     attempt: int = 1
     retry_of: uuid.UUID | None = None
     loc_to: tuple[str | int, ...] = ("body", "to")
@@ -91,7 +95,8 @@ def new_trace_id() -> str:
 _INSERT_CALL = calls.insert()
 _INSERT_IDEMPOTENCY_KEY = idempotency_keys.insert()
 _NEW_CALL_COLUMNS = frozenset({
-    "id", "org_id", "trace_id", "agent_id", "agent_version_id", "contact_id", "campaign_id", "direction", "medium",
+    "id", "org_id", "trace_id", "agent_id", "agent_version_id", "contact_id", "campaign_id", "campaign_contact_id",
+    "direction", "medium",
     "from_number", "to_number", "status", "call_source", "metadata", "variables", "context", "first_message",
     "prompt", "retry_context", "simulated_callee", "transcript", "results", "attempt", "retry_of", "scheduled_for",
     "render_inputs",
@@ -102,10 +107,17 @@ _NULL_CALL_COLUMNS = {c.name: None for c in calls.c if c.name not in _NEW_CALL_C
 
 class CallService:
     def __init__(
-        self, db: Database, queue: CallQueue, default_region: str = "US", servers: ModelServers | None = None
+        self,
+        db: Database,
+        queue: CallQueue,
+        default_region: str = "US",
+        servers: ModelServers | None = None,
+        live: LiveCalls | None = None,
     ) -> None:
+        """``live``: the runtime's live calls (and carriers) a cancel hangs up through."""
         self.db = db
         self.queue = queue
+        self.live = live or LiveCalls()
         self.default_region = default_region
         self.servers = servers or ModelServers()
 
@@ -134,7 +146,7 @@ class CallService:
                 req.from_number, None, ["body", "from_number"], self.default_region
             )
         now = utcnow()
-        call_id = uuid.uuid4()
+        call_id = req.call_id or uuid.uuid4()
 
         def write(conn: Connection) -> tuple[Conversation, str]:
             contact = self._resolve_contact(conn, org_id, req)
@@ -149,13 +161,14 @@ class CallService:
                 settings=settings, agent_id=version.agent_id, contact=contact, to_number=to_number,
                 from_number=from_number, direction=req.direction, medium=req.medium,
                 call_variables=req.variables, call_context=req.context, first_message=req.first_message,
-                retry_context=req.retry_context, now=now,
+                retry_context=req.retry_context, now=now, campaign=req.campaign, campaign_row=req.campaign_row,
             )
             future = req.scheduled_for is not None and req.scheduled_for > now + timedelta(seconds=1)
             status = "scheduled" if future else "queued"
             values: dict[str, Any] = dict(
                 id=call_id, org_id=org_id, trace_id=new_trace_id(), agent_id=version.agent_id,
                 agent_version_id=version.version_id, contact_id=contact.id, campaign_id=req.campaign_id,
+                campaign_contact_id=req.campaign_contact_id,
                 direction=req.direction, medium=req.medium, from_number=from_number, to_number=to_number,
                 status=status, call_source=req.call_source, metadata=req.metadata,
                 variables=texts.variables, context=req.context, first_message=texts.first_message,
@@ -165,7 +178,10 @@ class CallService:
                 render_errors=texts.render_errors or None,
                 # What the request itself gave the templates: rendered again at call start, on top
                 # of the dynamic context.
-                render_inputs={"variables": req.variables, "first_message": req.first_message},
+                render_inputs={
+                    "variables": req.variables, "first_message": req.first_message,
+                    **({"campaign": req.campaign, "campaign_row": req.campaign_row} if req.campaign_id else {}),
+                },
             )
             conn.execute(_INSERT_CALL, values)
             call_state.created_event(conn, values)
@@ -251,8 +267,8 @@ class CallService:
         if not await call_state.cancel_pending(self.db, org_id, call_id):
             row = await call_row(self.db, org_id, call_id)
             if row.status in LIVE_STATUSES:
-                local = is_live_here(call_id)
-                await request_hangup(self.db, row)
+                local = self.live.is_live_here(call_id)
+                await self.live.request_hangup(self.db, row)
                 if not local:
                     # The session runs elsewhere (or has not connected yet): close the record now;
                     # the session sees the canceled row and hangs up too.
