@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -30,16 +30,21 @@ from callwright.api import (
     webhooks,
 )
 from callwright.api.deps import Services
+from callwright.domain.roles import parse_roles, roles_text
 from callwright.net import SafeHttpClient
 from callwright.observability import HTTP_REQUESTS
 from callwright.services import orgs
 from callwright.services.calls import CallService
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dispatch import CallQueue, NoDialer
+from callwright.services.live_calls import LiveCalls
 from callwright.services.model_servers import model_servers
 from callwright.services.secrets import SecretBox, load_root_key
 from callwright.settings import Settings, get_settings
 from callwright.store.db import Database
+
+if TYPE_CHECKING:
+    from callwright.runtime import VoiceRuntime
 
 log = logging.getLogger("callwright")
 
@@ -102,6 +107,11 @@ def app_from_env() -> FastAPI:
     return create_app(settings)
 
 
+def serve_roles(settings: Settings) -> frozenset[str]:
+    """The roles `serve` runs beside the API: ``CALLWRIGHT_ROLES``, none when ``run_voice`` is off."""
+    return parse_roles(settings.roles) if settings.run_voice else frozenset()
+
+
 def create_app(
     settings: Settings | None = None,
     queue: CallQueue | None = None,
@@ -109,8 +119,10 @@ def create_app(
     voice: bool = True,
     carriers: CarrierRegistry | None = None,
 ) -> FastAPI:
-    """Build the app. ``voice`` starts the dialer and media endpoint runtime in this process."""
+    """Build the app. ``voice`` starts the runtime in this process, with the roles of
+    ``CALLWRIGHT_ROLES`` (all of them by default; none still sends wake-ups to the dialers)."""
     settings = settings or get_settings()
+    roles = serve_roles(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,22 +132,25 @@ def create_app(
         box = SecretBox(load_root_key(settings.secret_key, settings.data_dir))
         runtime = None
         call_queue: CallQueue = queue or NoDialer()
-        if voice and settings.run_voice and queue is None:
+        live = LiveCalls()
+        if voice and queue is None:
             from callwright.runtime import VoiceRuntime
 
-            runtime = VoiceRuntime(settings, db, carriers, http=http, secrets=box)
+            runtime = VoiceRuntime(settings, db, carriers, http=http, secrets=box, roles=roles)
             call_queue = runtime.queue
+            live = runtime.live
         servers = model_servers(settings)
         app.state.services = Services(
             settings=settings,
             db=db,
             keys=orgs.KeyVerifier(db, settings.api_key_cache_s),
-            calls=CallService(db, call_queue, settings.default_country, servers),
+            calls=CallService(db, call_queue, settings.default_country, servers, live=live),
             secrets=box,
             http=http,
             servers=servers,
         )
         app.state.runtime = runtime
+        app.state.media = runtime.media if runtime is not None and "media" in roles else None
         if settings.bootstrap_key:
             print_bootstrap_key(await bootstrap_key(db))
         if runtime is not None:
@@ -180,4 +195,63 @@ def create_app(
     ):
         app.include_router(router, responses=errors.DOCUMENTED_ERRORS)
     app.add_middleware(_Metrics)
+    return app
+
+
+@asynccontextmanager
+async def worker_process(
+    settings: Settings,
+    roles: frozenset[str],
+    *,
+    carriers: CarrierRegistry | None = None,
+    media_url: str | None = None,
+) -> AsyncIterator[VoiceRuntime]:
+    """A `callwright worker`: the store, and a runtime with ``roles``, started and stopped."""
+    from callwright.runtime import VoiceRuntime
+
+    db = Database(settings.database_url)
+    await db.migrate()
+    http = SafeHttpClient(allow_private=settings.allow_private_urls)
+    box = SecretBox(load_root_key(settings.secret_key, settings.data_dir))
+    runtime = VoiceRuntime(settings, db, carriers, http=http, secrets=box, roles=roles, media_url=media_url)
+    try:
+        await runtime.start()
+        yield runtime
+    finally:
+        await runtime.stop()
+        await http.aclose()
+        await db.dispose()
+
+
+def create_worker_app(
+    settings: Settings,
+    roles: frozenset[str],
+    *,
+    carriers: CarrierRegistry | None = None,
+    media_url: str | None = None,
+) -> FastAPI:
+    """The small ASGI app of a worker with the ``media`` role: the Media Streams route (the same
+    router as `serve`'s) and a health route, nothing else."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with worker_process(settings, roles, carriers=carriers, media_url=media_url) as runtime:
+            app.state.runtime = runtime
+            app.state.media = runtime.media if "media" in roles else None
+            yield
+
+    app = FastAPI(title="Callwright worker", version=__version__, lifespan=lifespan, openapi_url=None)
+    app.include_router(carrier.router)
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> dict[str, Any]:
+        runtime: VoiceRuntime = request.app.state.runtime
+        return {
+            "status": "ok",
+            "roles": roles_text(runtime.roles).split(","),
+            "runner_id": runtime.runner_id,
+            "media_url": runtime.heartbeat.media_url,
+            "live_calls": len(runtime.media.active),
+        }
+
     return app

@@ -1,4 +1,4 @@
-"""The `callwright` command: serve, migrate, keys, and (with the voice engine) demo, chat, call."""
+"""The `callwright` command: serve, worker, migrate, keys, and (with the voice engine) demo, chat."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Start the API, the dashboard and the in-process workers (applies migrations first)."""
+    """Start the API and carrier webhooks, plus the process roles of CALLWRIGHT_ROLES (all by default;
+    `none` for an API-only process). Applies migrations first."""
     import uvicorn
 
     from callwright.app import create_app
@@ -53,6 +54,74 @@ def serve(
     asyncio.run(_prepare_store(settings))
     os.environ["CALLWRIGHT_BOOTSTRAP_KEY"] = "false"
     uvicorn.run("callwright.app:app_from_env", factory=True, workers=workers, **options)
+
+
+def _worker_roles(text: str) -> frozenset[str]:
+    """``--roles``: a non-empty subset of dial, media, jobs; anything else is refused by name."""
+    from callwright.domain.roles import UnknownRole, parse_roles
+
+    try:
+        roles = parse_roles(text)
+    except UnknownRole as exc:
+        raise typer.BadParameter(str(exc), param_hint="--roles") from exc
+    if not roles:
+        raise typer.BadParameter("a worker needs at least one role: dial, media, jobs", param_hint="--roles")
+    return roles
+
+
+@app.command()
+def worker(
+    roles: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated roles: dial (claim and dial due calls), media (take Media Streams on "
+            "--host/--port and run the calls), jobs (webhooks, analysis, context)."
+        ),
+    ] = "dial,media,jobs",
+    host: Annotated[str | None, typer.Option(help="Bind address of the media stream endpoint.")] = None,
+    port: Annotated[int | None, typer.Option(help="Bind port of the media stream endpoint.")] = None,
+) -> None:
+    """Run process roles without the API, beside `serve` processes on the same database and broker."""
+    from callwright.observability import configure_logging
+    from callwright.runtime import worker_stream_url
+
+    chosen = _worker_roles(roles)
+    settings = get_settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    configure_logging(settings.log_level, settings.log_json)
+    if "media" not in chosen:
+        asyncio.run(_run_headless(settings, chosen))
+        return
+    import uvicorn
+
+    from callwright.app import create_worker_app
+
+    media_url = worker_stream_url(settings)
+    uvicorn.run(
+        create_worker_app(settings, chosen, media_url=media_url),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws_ping_interval=None,
+    )
+
+
+async def _run_headless(settings: Settings, roles: frozenset[str]) -> None:
+    """A worker with no media role listens on nothing: it runs until SIGINT or SIGTERM."""
+    import signal
+
+    from callwright.app import worker_process
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker_process(settings, roles):
+        await stop.wait()
 
 
 async def _prepare_store(settings: Settings) -> None:

@@ -37,6 +37,21 @@ class Settings(BaseSettings):
         default=True,
         description="Dial calls and run media sessions in this process; false makes an API-only node.",
     )
+    roles: str = Field(
+        default="dial,media,jobs",
+        description="Process roles `callwright serve` runs beside the API (comma-separated: `dial`, `media`, "
+        "`jobs`); empty or `none` makes an API-only process. `callwright worker --roles` sets its own.",
+    )
+    public_stream_url: str = Field(
+        default="",
+        description="The ws:// or wss:// URL carriers open this process's Media Streams at; derived from "
+        "public_url (serve) or host/port (worker) when empty.",
+    )
+    media_capacity: int = Field(
+        default=50,
+        ge=1,
+        description="Live call sessions a media process takes; beyond it the dialer sends streams elsewhere.",
+    )
     log_level: str = Field(default="INFO", description="Root log level.")
     log_json: bool = Field(default=True, description="Structured JSON logs (one object per line).")
     idempotency_ttl_s: int = Field(default=24 * 3600, description="How long Idempotency-Key answers are kept.")

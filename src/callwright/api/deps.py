@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from callwright.dialogue.llm_endpoint import ModelServers
 from callwright.net import SafeHttpClient
 from callwright.services.calls import CallService
+from callwright.services.media_sessions import MediaSessions
 from callwright.services.orgs import KeyVerifier, Principal
 from callwright.services.secrets import SecretBox
 from callwright.settings import Settings
@@ -38,6 +40,12 @@ def services_of(request: Request) -> Services:
 async def get_services(request: Request) -> Services:
     """The app's services (async, so FastAPI calls it inline instead of in a worker thread)."""
     return services_of(request)
+
+
+def media_sessions_of(connection: HTTPConnection) -> MediaSessions | None:
+    """This process's media sessions, or None when it does not have the ``media`` role."""
+    media: MediaSessions | None = getattr(connection.app.state, "media", None)
+    return media
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cw_live_...`")

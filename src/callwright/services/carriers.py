@@ -1,4 +1,5 @@
-"""Which carrier handles a call, by the agent's ``phone.provider``; one instance per process."""
+"""Which carrier handles a call, by the agent's ``phone.provider``. The runtime owns its registry
+and hands it to whoever needs a carrier: nothing here is a process global."""
 
 from __future__ import annotations
 
@@ -38,25 +39,13 @@ class CarrierRegistry:
         return list(self._carriers.values())
 
 
-_registry: CarrierRegistry | None = None
-
-
-def install(registry: CarrierRegistry | None) -> None:
-    global _registry
-    _registry = registry
-
-
-def registry() -> CarrierRegistry | None:
-    return _registry
-
-
-async def carrier_hang_up(db: Database, row: Row[Any]) -> bool:
+async def carrier_hang_up(db: Database, registry: CarrierRegistry | None, row: Row[Any]) -> bool:
     """Ask the call's carrier to hang up (used when the session runs in another process)."""
-    if _registry is None or not row.provider_call_id:
+    if registry is None or not row.provider_call_id:
         return False
     version = await version_by_id(db, row.org_id, row.agent_version_id)
     try:
-        carrier = _registry.get(version.settings.phone.provider)
+        carrier = registry.get(version.settings.phone.provider)
     except UnknownCarrier:
         return False
     await carrier.hang_up(row.provider_call_id)
@@ -67,15 +56,15 @@ class TransferUnavailable(RuntimeError):
     """The call cannot be transferred (no carrier here, or the carrier has not placed it)."""
 
 
-async def carrier_transfer(db: Database, call_id: uuid.UUID, to: str) -> None:
+async def carrier_transfer(db: Database, registry: CarrierRegistry | None, call_id: uuid.UUID, to: str) -> None:
     """Cold-transfer a live call through its carrier (the agent's leg ends)."""
     async with db.read() as conn:
         row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
-    if _registry is None or not row.provider_call_id:
+    if registry is None or not row.provider_call_id:
         raise TransferUnavailable("this call has no carrier call to transfer")
     version = await version_by_id(db, row.org_id, row.agent_version_id)
     try:
-        carrier = _registry.get(version.settings.phone.provider)
+        carrier = registry.get(version.settings.phone.provider)
     except UnknownCarrier as exc:
         raise TransferUnavailable(str(exc)) from exc
     await carrier.transfer(row.provider_call_id, to)

@@ -14,9 +14,11 @@ import sqlalchemy as sa
 
 from callwright.domain.call import LIVE_STATUSES, TERMINAL_STATUSES
 from callwright.observability import trace_id_var
-from callwright.services import call_state, live_calls
+from callwright.services import call_state
 from callwright.services.agents import version_by_id
 from callwright.services.carriers import CarrierRegistry, UnknownCarrier
+from callwright.services.live_calls import LiveCalls
+from callwright.services.runners import MediaDirectory
 from callwright.store.db import Database
 from callwright.store.tables import calls
 from callwright.store.types import utcnow
@@ -34,25 +36,51 @@ def hash_token(token: str) -> str:
 
 class Dialer:
     """Idempotent: ``dial`` claims the row with a conditional update, so a task delivered twice
-    dials once."""
+    dials once. A call is claimed only once a media process has room for its stream; without
+    room it stays ``queued`` and the reconciler wakes it again."""
 
     def __init__(
         self,
         db: Database,
         carriers: CarrierRegistry,
-        stream_url: str,
+        media: MediaDirectory,
         runner_id: str,
+        live: LiveCalls,
         on_dialed: Callable[[uuid.UUID], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
-        """``on_dialed`` runs beside the ringing phone (the dynamic-context prefetch)."""
+        """``on_dialed`` runs beside the ringing phone (the dynamic-context prefetch); ``live`` is
+        this runtime's live sessions (a call live here is never closed as stream-less)."""
         self.db = db
         self.on_dialed = on_dialed
         self.carriers = carriers
-        self.stream_url = stream_url
+        self.media = media
         self.runner_id = runner_id
+        self.live = live
         self._background: set[asyncio.Task[Any]] = set()
 
     async def dial(self, call_id: uuid.UUID) -> bool:
+        async with self.db.read() as conn:
+            status = (await conn.execute(sa.select(calls.c.status).where(calls.c.id == call_id))).scalar()
+        if status != "queued":
+            return False
+        slot = await self.media.reserve()
+        if slot is None:
+            log.warning(
+                "no media process has room for the call's stream; it stays queued and is retried",
+                extra={"call_id": str(call_id)},
+            )
+            return False
+        try:
+            placed = await self._dial(call_id, slot.url)
+        except BaseException:
+            await self.media.release(slot)
+            raise
+        if not placed:
+            await self.media.release(slot)
+        return placed
+
+    async def _dial(self, call_id: uuid.UUID, stream_url: str) -> bool:
+        """Claim the call and open it with its carrier, streaming to ``stream_url``."""
         token = secrets.token_urlsafe(24)
         claimed = await call_state.transition(
             self.db,
@@ -75,7 +103,7 @@ class Dialer:
                 call_id=str(call_id),
                 to=row.to_number,
                 from_number=row.from_number or "",
-                stream_url=self.stream_url,
+                stream_url=stream_url,
                 stream_parameters={"call_id": str(call_id), "token": token},
                 simulated_callee=row.simulated_callee,
             )
@@ -126,13 +154,13 @@ class Dialer:
         deadline = asyncio.get_running_loop().time() + COMPLETED_GRACE_S
         while asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.25)
-            if live_calls.is_live_here(call_id):
+            if self.live.is_live_here(call_id):
                 continue
             async with self.db.read() as conn:
                 status = (await conn.execute(sa.select(calls.c.status).where(calls.c.id == call_id))).scalar()
             if status in TERMINAL_STATUSES:
                 return
-        if live_calls.is_live_here(call_id):
+        if self.live.is_live_here(call_id):
             return
         async with self.db.read() as conn:
             status = (await conn.execute(sa.select(calls.c.status).where(calls.c.id == call_id))).scalar()

@@ -1,4 +1,4 @@
-"""Live calls in this process, so a cancel can hang one up wherever its session runs."""
+"""The calls live in one runtime, so a cancel can hang one up wherever its session runs."""
 
 from __future__ import annotations
 
@@ -8,30 +8,37 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
-from callwright.services.carriers import carrier_hang_up
+from callwright.services.carriers import CarrierRegistry, carrier_hang_up
 from callwright.store.db import Database
 
 HangUp = Callable[[str], None]
 
-_sessions: dict[uuid.UUID, HangUp] = {}
 
+class LiveCalls:
+    """One runtime's live sessions (owned by the runtime, never a module global, so two runtimes
+    in one process cannot hang up each other's calls); ``carriers`` reaches the calls whose
+    session runs in another process."""
 
-def register(call_id: uuid.UUID, hang_up: HangUp) -> None:
-    _sessions[call_id] = hang_up
+    def __init__(self, carriers: CarrierRegistry | None = None) -> None:
+        self.carriers = carriers
+        self._sessions: dict[uuid.UUID, HangUp] = {}
 
+    def register(self, call_id: uuid.UUID, hang_up: HangUp) -> None:
+        self._sessions[call_id] = hang_up
 
-def unregister(call_id: uuid.UUID) -> None:
-    _sessions.pop(call_id, None)
+    def unregister(self, call_id: uuid.UUID) -> None:
+        self._sessions.pop(call_id, None)
 
+    def is_live_here(self, call_id: uuid.UUID) -> bool:
+        return call_id in self._sessions
 
-def is_live_here(call_id: uuid.UUID) -> bool:
-    return call_id in _sessions
+    def __len__(self) -> int:
+        return len(self._sessions)
 
-
-async def request_hangup(db: Database, row: Row[Any]) -> bool:
-    """Hang up a live call: through its session when it runs here, else through its carrier."""
-    hang_up = _sessions.get(row.id)
-    if hang_up is not None:
-        hang_up("canceled")
-        return True
-    return await carrier_hang_up(db, row)
+    async def request_hangup(self, db: Database, row: Row[Any]) -> bool:
+        """Hang up a live call: through its session when it runs here, else through its carrier."""
+        hang_up = self._sessions.get(row.id)
+        if hang_up is not None:
+            hang_up("canceled")
+            return True
+        return await carrier_hang_up(db, self.carriers, row)

@@ -26,12 +26,13 @@ from callwright.domain.call import LIVE_STATUSES
 from callwright.domain.pii import redact, redact_obj
 from callwright.net import SafeHttpClient
 from callwright.observability import LIVE_CALLS, TURN_LATENCY, call_id_var, trace_id_var
-from callwright.services import call_state, live_calls
+from callwright.services import call_state
 from callwright.services.agents import version_by_id
 from callwright.services.call_start import PreparedCall, prepare_call
-from callwright.services.carriers import carrier_hang_up, carrier_transfer
+from callwright.services.carriers import CarrierRegistry, carrier_hang_up, carrier_transfer
 from callwright.services.dialer import hash_token
 from callwright.services.http_tools import HttpToolRunner
+from callwright.services.live_calls import LiveCalls
 from callwright.services.secrets import SecretBox
 from callwright.store.db import Database
 from callwright.store.tables import calls
@@ -119,7 +120,7 @@ async def _close_dialogue(dialogue: Dialogue) -> None:
 
 
 class MediaSessions:
-    """Accepts carrier media streams for this process's calls."""
+    """Accepts carrier media streams for this process's calls (the ``media`` role)."""
 
     def __init__(
         self,
@@ -129,8 +130,15 @@ class MediaSessions:
         http: SafeHttpClient,
         secrets: SecretBox,
         servers: ModelServers | None = None,
+        *,
+        live: LiveCalls,
+        carriers: CarrierRegistry | None = None,
     ) -> None:
+        """``live`` and ``carriers`` are the runtime's: sessions register there so a cancel finds
+        them, and the carrier is asked to hang up or transfer."""
         self.db = db
+        self.live = live
+        self.carriers = carriers
         self.http = http
         self.secrets = secrets
         self.deps = DialogueDeps(
@@ -189,7 +197,7 @@ class MediaSessions:
                 wake.set()
 
         async def transfer(to: str) -> None:
-            await carrier_transfer(self.db, call_id, to)
+            await carrier_transfer(self.db, self.carriers, call_id, to)
 
         config = session_config(settings, row, prepared.voicemail_message)
         turn_model = self.turn_model if settings.turn_taking.detector == "smart_turn" else None
@@ -197,7 +205,7 @@ class MediaSessions:
             transport, dialogue, transcriber, synthesizer, config, on_event, transfer=transfer, turn_model=turn_model
         )
         self.active[call_id] = session
-        live_calls.register(call_id, session.request_hangup)
+        self.live.register(call_id, session.request_hangup)
         LIVE_CALLS.inc()
         writer = asyncio.create_task(self._write_live_transcript(call_id, live, wake))
         self._ensure_watcher()
@@ -208,7 +216,7 @@ class MediaSessions:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
             LIVE_CALLS.dec()
-            live_calls.unregister(call_id)
+            self.live.unregister(call_id)
             self.active.pop(call_id, None)
             await _close_dialogue(dialogue)
             await _close_quietly(transcriber)
@@ -223,7 +231,7 @@ class MediaSessions:
             with contextlib.suppress(Exception):
                 async with self.db.read() as conn:
                     fresh = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
-                await carrier_hang_up(self.db, fresh)
+                await carrier_hang_up(self.db, self.carriers, fresh)
 
     def _environ(self) -> dict[str, str]:
         """The process environment, with the OpenAI key given as a setting (.env) in it."""

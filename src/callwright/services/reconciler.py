@@ -13,18 +13,20 @@ from callwright.domain.call import LIVE_STATUSES
 from callwright.services import call_state
 from callwright.services.calls import purge_idempotency_keys
 from callwright.services.dispatch import CallQueue
+from callwright.services.runners import RUNNER_STALE_S
 from callwright.store.db import Database
 from callwright.store.tables import calls, runners
 from callwright.store.types import utcnow
 
 log = logging.getLogger("callwright.reconciler")
 
-RUNNER_STALE_S = 15.0
 REQUEUE_AFTER_S = 10.0
 BATCH = 500
 
 
 class Reconciler:
+    """Part of the ``dial`` role: any one dial process may close orphans and re-enqueue for all."""
+
     def __init__(self, db: Database, queue: CallQueue, runner_id: str, idempotency_ttl_s: int) -> None:
         self.db = db
         self.queue = queue
@@ -32,19 +34,8 @@ class Reconciler:
         self.idempotency_ttl_s = idempotency_ttl_s
         self._passes = 0
 
-    async def register(self) -> None:
-        now = utcnow()
-        async with self.db.tx() as conn:
-            await conn.execute(runners.insert().values(id=self.runner_id, started_at=now, heartbeat_at=now))
-
-    async def unregister(self) -> None:
-        async with self.db.tx() as conn:
-            await conn.execute(runners.delete().where(runners.c.id == self.runner_id))
-
     async def run_once(self) -> None:
-        now = utcnow()
-        async with self.db.tx() as conn:
-            await conn.execute(runners.update().where(runners.c.id == self.runner_id).values(heartbeat_at=now))
+        """One pass of the ``dial`` role; the heartbeat is the runtime's, whatever its roles."""
         await self.close_orphans()
         await self.requeue_due()
         self._passes += 1
