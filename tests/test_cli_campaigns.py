@@ -17,7 +17,8 @@ def test_upload_streams_a_csv_and_reports_accepted_and_rejected_rows(
 ) -> None:
     campaign = api.post("/v1/campaigns", json={"name": "CLI", "agent_id": agent["id"]}).json()
     csv_file = tmp_path / "leads.csv"
-    csv_file.write_text("phone_number,first_name\n" + "".join(f"+1415555{n:04d},P{n}\n" for n in range(300)) + "x,Bad\n")
+    rows = "".join(f"+1415555{n:04d},P{n}\n" for n in range(300))
+    csv_file.write_text("phone_number,first_name\n" + rows + "x,Bad\n")
     key = api.headers["Authorization"].removeprefix("Bearer ")
     result = CliRunner().invoke(
         campaigns_app, ["upload", campaign["id"], str(csv_file), "--url", api_server.base_url, "--api-key", key]
@@ -31,7 +32,8 @@ def test_upload_streams_a_csv_and_reports_accepted_and_rejected_rows(
 def test_status_prints_the_progress(api_server: ApiServer, api: httpx.Client, agent: dict[str, Any]) -> None:
     campaign = api.post("/v1/campaigns", json={"name": "Shown", "agent_id": agent["id"]}).json()
     key = api.headers["Authorization"].removeprefix("Bearer ")
-    result = CliRunner().invoke(campaigns_app, ["status", campaign["id"], "--url", api_server.base_url, "--api-key", key])
+    args = ["status", campaign["id"], "--url", api_server.base_url, "--api-key", key]
+    result = CliRunner().invoke(campaigns_app, args)
     assert result.exit_code == 0, result.output
     assert "Shown" in result.output and "draft" in result.output
 
