@@ -16,8 +16,10 @@ from taskiq import InMemoryBroker
 from callwright.domain.roles import ALL_ROLES, roles_text
 from callwright.jobs.broker import BrokerCallQueue, BrokerListener, make_broker
 from callwright.net import SafeHttpClient
+from callwright.services.admission import CampaignAdmission
 from callwright.services.background_jobs import BackgroundJobs
 from callwright.services.call_start import prefetch
+from callwright.services.calls import CallService
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dialer import Dialer
 from callwright.services.dispatch import CallQueue, NoDialer
@@ -135,6 +137,11 @@ class VoiceRuntime:
             live=self.live, carriers=self.carriers,
         )
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
+        self.admission = CampaignAdmission(
+            db, CallService(db, self.queue, settings.default_country, model_servers(settings), live=self.live),
+            max_live_per_org=settings.max_live_calls_per_org, carrier_timeout_s=settings.carrier_timeout_s,
+        )
+        self._admission_task: asyncio.Task[None] | None = None
         self.jobs = BackgroundJobs(settings, db, self.http, self.secrets)
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -171,9 +178,15 @@ class VoiceRuntime:
         self._listener = BrokerListener(self.broker)
         await self.reconciler.run_once()
         self._loop_task = asyncio.create_task(self._reconcile_forever(), name="reconciler")
+        self._admission_task = asyncio.create_task(self._admit_forever(), name="campaign-admission")
 
     async def _stop_dial_role(self) -> None:
         """The counterpart of ``_start_dial_role``: stop deciding, then stop dialing."""
+        if self._admission_task is not None:
+            self._admission_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._admission_task
+            self._admission_task = None
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -193,6 +206,17 @@ class VoiceRuntime:
                 await self.heartbeat.beat(len(self.media.active))
             except Exception:
                 log.exception("heartbeat failed; will retry")
+
+    async def _admit_forever(self) -> None:
+        """Campaign admission passes: at every nudge (a slot freed, rows due) and every interval."""
+        while True:
+            try:
+                report = await self.admission.run_once()
+                if report.placed or report.deferred or report.failed:
+                    log.info("campaign admission: %s", report)
+            except Exception:
+                log.exception("campaign admission pass failed; will retry")
+            await self.db.dial_wakeups.wait(self.settings.admission_interval_s)
 
     async def _reconcile_forever(self) -> None:
         while True:

@@ -52,6 +52,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Live call sessions a media process takes; beyond it the dialer sends streams elsewhere.",
     )
+    max_live_calls_per_org: int = Field(
+        default=100, ge=1, description="Live calls of one organization at most, campaigns together (admission control)."
+    )
+    carrier_timeout_s: float = Field(
+        default=180.0, gt=0,
+        description="A dialed call the carrier reports nothing on for this long ends as failed (no_carrier_callback), "
+        "freeing its campaign slot.",
+    )
+    admission_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a dial process looks for campaign rows to dial, besides nudges."
+    )
     log_level: str = Field(default="INFO", description="Root log level.")
     log_json: bool = Field(default=True, description="Structured JSON logs (one object per line).")
     idempotency_ttl_s: int = Field(default=24 * 3600, description="How long Idempotency-Key answers are kept.")

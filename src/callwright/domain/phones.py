@@ -73,6 +73,8 @@ def to_e164(raw: str, country_code: str | None, default_region: str | None = Non
     region = (country_code or default_region or "").upper() or None
     if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
         raise PhoneNumberError(f"unknown country code {region!r}; use {_REGION_HINT}")
+    if _NANP_E164.match(text):
+        return text  # +1 and ten digits, area code 2-9: exactly what the full parse below returns
     try:
         # With a leading + the region plays no part, so the parse is shared with timezone_for.
         parsed = _parse(text, None if text.startswith("+") else region)
@@ -85,6 +87,11 @@ def to_e164(raw: str, country_code: str | None, default_region: str | None = Non
             ) from exc
         raise PhoneNumberError(f"{text!r} is not a phone number: {exc._msg}") from exc
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    international = text.startswith("+") and _E164.match(e164) and _assigned_calling_code(parsed.country_code or 0)
+    if international:
+        # Accepted whether or not the metadata knows the range (below), so the validity check, the
+        # costliest step (~25 µs: +1 is shared by 25 regions), is skipped: CSV ingest parses 100k.
+        return e164
     if phonenumbers.is_valid_number(parsed):
         return e164
     # Numbering plans change faster than metadata, and fictional numbers (+1 555 ...) are common
@@ -104,6 +111,8 @@ def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber:
 
 
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_NANP_E164 = re.compile(r"^\+1[2-9][0-9]{9}$")
+"""A North American number already in E.164, the bulk of campaign CSVs: parsing it (~14 µs) gives it back."""
 
 
 def _assigned_calling_code(code: int) -> bool:

@@ -129,6 +129,7 @@ async def finish(
     _count(changed, status)
     if changed:
         db.wakeups.notify()
+        db.dial_wakeups.notify()  # a campaign slot may have freed
     return changed
 
 

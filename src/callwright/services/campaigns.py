@@ -195,6 +195,7 @@ async def control(db: Database, org_id: uuid.UUID, campaign_id: uuid.UUID, actio
     if not await db.run_tx(apply):
         raise Conflict(f"cannot {action} a campaign that is {current.status}")
     db.wakeups.notify()
+    db.dial_wakeups.notify()
     return await get(db, org_id, campaign_id)
 
 
@@ -268,4 +269,4 @@ async def check_uploadable(db: Database, org_id: uuid.UUID, campaign_id: uuid.UU
 
 async def rows_added(db: Database, org_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
     """New rows of a running campaign are due now: wake the dialers."""
-    db.wakeups.notify()
+    db.dial_wakeups.notify()

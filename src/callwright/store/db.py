@@ -39,6 +39,7 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.wakeups = Wakeups()
+        self.dial_wakeups = Wakeups()  # a slot freed or rows made due: campaign admission runs now
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             db_path = self.url.database
