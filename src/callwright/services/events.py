@@ -29,9 +29,11 @@ CALL_ANALYZED = "call.analyzed"
 CAMPAIGN_STARTED = "campaign.started"
 CAMPAIGN_COMPLETED = "campaign.completed"
 
-PUBLIC_EVENTS: tuple[str, ...] = (CALL_STARTED, CALL_ENDED, CALL_FAILED, CALL_ANALYZED)
-"""What a webhook target may subscribe to today; campaign events join them with campaigns.
-Other events are internal: they are written already processed, as a log nothing derives from."""
+PUBLIC_EVENTS: tuple[str, ...] = (
+    CALL_STARTED, CALL_ENDED, CALL_FAILED, CALL_ANALYZED, CAMPAIGN_STARTED, CAMPAIGN_COMPLETED,
+)
+"""What a webhook target may subscribe to; these wait in the outbox to be fanned out. Other
+events are internal: they are written already processed, as a log nothing derives from."""
 
 _INSERT = events.insert()
 

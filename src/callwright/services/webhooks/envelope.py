@@ -1,5 +1,6 @@
 """The webhook body: seed 003's envelope field for field, plus ``trace_id``, ``call_source``,
-``results`` and the retry state (API.md, "Webhooks").
+``results`` and the retry state (API.md, "Webhooks"); campaign events keep its top level and
+carry the campaign as ``data``.
 
 It is built once, when the event is fanned out, and stored with the delivery, so every retry
 sends the same bytes under the same ``webhook-id``.
@@ -14,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callwright.domain.agent import AgentSettings
+from callwright.domain.campaign import ROW_STATES
 from callwright.domain.pii import redact, redact_obj
-from callwright.services.events import CALL_STARTED
+from callwright.services.events import CALL_STARTED, CAMPAIGN_COMPLETED
 from callwright.services.placeholders import placeholders_data
 
 API_VERSION = "v1"
@@ -146,6 +148,48 @@ def build(
             "requestMetadata": request_metadata,
         },
         "attachments": files,
+    }
+    envelope = {
+        "event": event_type,
+        "api_version": API_VERSION,
+        "created_at": iso(event_at),
+        "request_id": str(event_id),
+        "data": data,
+    }
+    return json.dumps(envelope, separators=(",", ":"), default=str)
+
+
+def build_campaign(
+    *, event_type: str, event_id: uuid.UUID, event_at: datetime, event_data: dict[str, Any], campaign: Any
+) -> str:
+    """The JSON text of a campaign event: the call envelope's top level and style, with the
+    campaign as ``data`` (no call, so no trace, transcript or attachments).
+
+    ``status`` and ``progress`` are the campaign's as the event recorded them, not as they are
+    when the body is built, so a late fan-out still tells what happened at that moment."""
+    rows: dict[str, int] | None = event_data.get("rows")
+    progress: dict[str, Any] | None = None
+    if rows is not None:
+        by_state: dict[str, int] = {**dict.fromkeys(ROW_STATES, 0), **rows}
+        progress = {"total": sum(by_state.values()), "by_state": by_state}
+    request_metadata = dict(campaign.metadata or {})
+    data: dict[str, Any] = {
+        "id": str(campaign.id),
+        "campaign_id": str(campaign.id),
+        "type": "campaign",
+        "name": event_data.get("name", campaign.name),
+        "status": event_data.get("status", campaign.status),
+        "agent_id": str(campaign.agent_id),
+        "call_source": campaign.call_source,
+        "created_at": iso(campaign.created_at),
+        "started_at": iso(campaign.started_at),
+        "completed_at": iso(event_at) if event_type == CAMPAIGN_COMPLETED else None,
+        "progress": progress,
+        "metadata": {
+            "agent_id": str(campaign.agent_id),
+            "request_metadata": request_metadata,
+            "requestMetadata": request_metadata,
+        },
     }
     envelope = {
         "event": event_type,

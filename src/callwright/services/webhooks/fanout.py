@@ -1,5 +1,6 @@
 """From committed events to work: a delivery row per subscribed webhook target (its body built
-once, so every retry sends the same bytes), and analysis for every call that ended.
+once, so every retry sends the same bytes), and analysis for every call that ended. Call events
+carry the call; campaign events (no call) carry the campaign.
 
 Events are claimed with a lease, so two processes never fan out the same event at once, and
 one that dies mid-way leaves the event to be claimed again; the unique (event, target) pair
@@ -24,7 +25,7 @@ from callwright.services.events import CALL_ENDED
 from callwright.services.webhooks import envelope
 from callwright.services.webhooks.links import FileLinks
 from callwright.store.db import Database
-from callwright.store.tables import calls, events, webhook_deliveries, webhook_targets
+from callwright.store.tables import calls, campaigns, events, webhook_deliveries, webhook_targets
 from callwright.store.types import utcnow
 
 log = logging.getLogger("callwright.webhooks")
@@ -71,9 +72,16 @@ class EventFanout:
             return 0
         call_ids = list({e.call_id for e in claimed if e.call_id is not None})
         agent_ids = list({e.agent_id for e in claimed if e.agent_id is not None})
+        campaign_ids = list({e.campaign_id for e in claimed if e.call_id is None and e.campaign_id is not None})
 
-        def load(conn: Connection) -> tuple[dict[uuid.UUID, Any], dict[uuid.UUID, Any], list[Any]]:
+        def load(
+            conn: Connection,
+        ) -> tuple[dict[uuid.UUID, Any], dict[uuid.UUID, Any], list[Any], dict[uuid.UUID, Any]]:
             rows = {r.id: r for r in conn.execute(sa.select(calls).where(calls.c.id.in_(call_ids))).all()}
+            campaign_rows = {}
+            if campaign_ids:
+                found = conn.execute(sa.select(campaigns).where(campaigns.c.id.in_(campaign_ids))).all()
+                campaign_rows = {r.id: r for r in found}
             retry_rows = conn.execute(
                 sa.select(calls.c.retry_of, calls.c.scheduled_for, calls.c.status).where(
                     calls.c.retry_of.in_(call_ids)
@@ -84,9 +92,9 @@ class EventFanout:
                     webhook_targets.c.agent_id.in_(agent_ids), webhook_targets.c.enabled.is_(True)
                 )
             ).all()
-            return rows, {r.retry_of: r for r in retry_rows}, list(subscribed)
+            return rows, {r.retry_of: r for r in retry_rows}, list(subscribed), campaign_rows
 
-        call_rows, retries, targets = await self.db.run_read(load)
+        call_rows, retries, targets, campaign_rows = await self.db.run_read(load)
         by_agent: dict[uuid.UUID, list[Any]] = {}
         for t in targets:
             by_agent.setdefault(t.agent_id, []).append(t)
@@ -97,7 +105,14 @@ class EventFanout:
             if event.type == CALL_ENDED and call is not None:
                 ended.append(call.id)
             subscribed = [t for t in by_agent.get(event.agent_id, []) if event.type in t.events]
-            if not subscribed or call is None:
+            if not subscribed:
+                continue
+            if event.call_id is None:
+                campaign = campaign_rows.get(event.campaign_id) if event.campaign_id is not None else None
+                if campaign is not None:
+                    deliveries.extend(self._campaign_delivery(event, campaign, t, now) for t in subscribed)
+                continue
+            if call is None:
                 continue
             settings = await self._settings(call.org_id, call.agent_version_id)
             for target in subscribed:
@@ -157,9 +172,23 @@ class EventFanout:
                 next_retry_at=retry_call.scheduled_for if will_retry else None,
             ),
         )
-        return {
-            "id": uuid.uuid4(), "org_id": call.org_id, "event_id": event.id, "target_id": target.id,
-            "event": event.type, "call_id": call.id, "url": target.url, "payload": payload, "status": "pending",
-            "attempts": 0, "next_attempt_at": now, "claimed_until": None, "last_status_code": None,
-            "last_error": None, "attempt_log": [], "created_at": now, "updated_at": now, "delivered_at": None,
-        }
+        return _delivery_row(event, target, call.org_id, call.id, payload, now)
+
+    @staticmethod
+    def _campaign_delivery(event: Any, campaign: Any, target: Any, now: Any) -> dict[str, Any]:
+        payload = envelope.build_campaign(
+            event_type=event.type, event_id=event.id, event_at=event.created_at, event_data=dict(event.data or {}),
+            campaign=campaign,
+        )
+        return _delivery_row(event, target, campaign.org_id, None, payload, now)
+
+
+def _delivery_row(
+    event: Any, target: Any, org_id: uuid.UUID, call_id: uuid.UUID | None, payload: str, now: Any
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(), "org_id": org_id, "event_id": event.id, "target_id": target.id,
+        "event": event.type, "call_id": call_id, "url": target.url, "payload": payload, "status": "pending",
+        "attempts": 0, "next_attempt_at": now, "claimed_until": None, "last_status_code": None,
+        "last_error": None, "attempt_log": [], "created_at": now, "updated_at": now, "delivered_at": None,
+    }
