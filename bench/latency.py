@@ -92,16 +92,17 @@ OPEN_ANSWERS: list[list[str]] = [
         "Any morning next week would be fine.",
     ],
 ]
-# pauses: (expect, question, the answer with its pause, words that must be in the stored answer)
+# pauses: (expect, question, the answer with its pause, words that must be in the stored answer;
+# "a|b": either)
 PAUSE_ANSWERS: list[tuple[Any, str, str, list[str]]] = [
     ("text", "What would you like to do?", "I'd like to <pause 700ms> book for Tuesday.", ["tuesday"]),
     ("text", "How can I help you?", "I need to <pause 800ms> change my appointment.", ["appointment"]),
     ("text", "What is your name?", "My name is <pause 600ms> John Smith.", ["smith"]),
     ("text", "Where do you live?", "I live at <pause 900ms> forty two Baker Street.", ["baker"]),
     ("text", "What is your phone number?", "Five five five <pause 900ms> one two three, four five six seven.",
-     ["seven"]),
+     ["7|seven"]),
     ("text", "What is your account number?", "It is four seven <pause 600ms> nine one <pause 700ms> eight two.",
-     ["two"]),
+     ["2|two"]),
     ("number", "How many people are coming?", "Um, <pause 800ms> twelve.", ["12"]),
     ("text", "When would you like to come in?", "Let me see, <pause 900ms> Thursday afternoon.", ["thursday"]),
 ]
@@ -275,7 +276,7 @@ def cut_in(done: dict[str, Any], line: str, must: list[str]) -> dict[str, Any]:
             )
     interrupted = any(t["role"] == "agent" and t.get("interrupted") for t in transcript)
     stored = (record.get("results") or {}).get("a0")
-    complete = stored is not None and all(w in str(stored).lower() for w in must)
+    complete = stored is not None and all(any(a in str(stored).lower() for a in w.split("|")) for w in must)
     split = len(users) > 1
     return {
         "call_id": done["call_id"],
@@ -296,25 +297,46 @@ def cut_in(done: dict[str, Any], line: str, must: list[str]) -> dict[str, Any]:
 
 
 JUDGEMENTS: list[float] = []
+JUDGE_MS: list[float] = []
 
 
 def probe_turn_model() -> None:
-    """Keep every Smart Turn probability the sessions receive (wraps ``TurnJudging``; read only)."""
+    """Keep every Smart Turn probability the sessions receive, and the time from the pause being
+    handed to the model to its answer coming back (wraps ``TurnJudging``; read only)."""
     from callwright.voice import turn_judging
 
-    init = turn_judging.TurnJudging.__init__
+    cls = turn_judging.TurnJudging
+    init, paused = cls.__init__, cls.paused
     if getattr(init, "bench_probe", False):
         return
 
     def wrapped(self: Any, model: Any, deliver: Any) -> None:
         def keep(judged: Any) -> None:
             JUDGEMENTS.append(judged.probability)
+            started = getattr(self, "_bench_paused_at", None)
+            if started is not None:
+                JUDGE_MS.append((time.monotonic() - started) * 1000)
             deliver(judged)
 
         init(self, model, keep)
 
+    def wrapped_paused(self: Any, signal: Any, audio: bytes) -> None:
+        self._bench_paused_at = time.monotonic()
+        paused(self, signal, audio)
+
     wrapped.bench_probe = True  # type: ignore[attr-defined]
-    turn_judging.TurnJudging.__init__ = wrapped  # type: ignore[method-assign]
+    cls.__init__ = wrapped  # type: ignore[method-assign]
+    cls.paused = wrapped_paused  # type: ignore[method-assign]
+
+
+def judgement_stats() -> dict[str, Any]:
+    judged = sorted(JUDGEMENTS)
+    return {
+        "n": len(judged),
+        "at_or_above_threshold": sum(p >= 0.5 for p in judged),
+        "values": [round(p, 3) for p in judged],
+        "pause_to_judgement_ms": {"p50": pct(JUDGE_MS, 50), "p95": pct(JUDGE_MS, 95), "max": pct(JUDGE_MS, 100)},
+    }
 
 
 async def run_pauses(stack: VoiceStack, args: argparse.Namespace) -> dict[str, Any]:
@@ -329,9 +351,7 @@ async def run_pauses(stack: VoiceStack, args: argparse.Namespace) -> dict[str, A
             for _ in range(args.pause_repeats):
                 jobs.append((agents[(det, k)], {"says": [line]}))
                 index.append((det, k))
-    JUDGEMENTS.clear()
     done = await run_calls(stack, jobs, args.concurrency, "023")
-    judged = sorted(JUDGEMENTS)
     per: dict[str, list[dict[str, Any]]] = {d: [] for d in DETECTORS}
     for (det, k), d in zip(index, done, strict=True):
         per[det].append(cut_in(d, PAUSE_ANSWERS[k][2], PAUSE_ANSWERS[k][3]))
@@ -354,11 +374,6 @@ async def run_pauses(stack: VoiceStack, args: argparse.Namespace) -> dict[str, A
     return {
         "summary": summary,
         "requirement": {"smart_turn_cut_ins_le_silence_500ms": met},
-        "smart_turn_probabilities": {
-            "n": len(judged),
-            "at_or_above_threshold": sum(p >= 0.5 for p in judged),
-            "values": [round(p, 3) for p in judged],
-        },
         "answers": per,
     }
 
@@ -379,12 +394,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for name in sets:
             t0 = time.monotonic()
             load0 = os.getloadavg()[0]
+            JUDGEMENTS.clear()
+            JUDGE_MS.clear()
             if name == "grammar":
                 out[name] = await run_grammar(stack, args, tt)
             elif name == "open":
                 out[name] = await run_open(stack, args, tt)
             else:
                 out[name] = await run_pauses(stack, args)
+            out[name]["smart_turn"] = judgement_stats()
             out[name]["elapsed_s"] = round(time.monotonic() - t0, 1)
             out[name]["loadavg_1m"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             stack.forget_peers()
@@ -452,9 +470,12 @@ def show(result: dict[str, Any]) -> None:
             calls = result["sets"][g]["calls"]
             ok = [c["results_as_expected"] for c in calls if c["results_as_expected"] is not None]
             extra = f", words found (mean) {s[g]['words_found_mean']}" if g == "open" else ""
+            st = result["sets"][g]["smart_turn"]
             console.print(
                 f"{g}: calls {len(calls)}, completed {sum(c['status'] == 'completed' for c in calls)}, "
-                f"results as scripted {sum(ok)}/{len(ok)}{extra}, load {result['sets'][g]['loadavg_1m']}"
+                f"results as scripted {sum(ok)}/{len(ok)}{extra}, load {result['sets'][g]['loadavg_1m']}, "
+                f"Smart Turn judgements {st['n']} (pause -> answer p50 {st['pause_to_judgement_ms']['p50']} "
+                f"p95 {st['pause_to_judgement_ms']['p95']} ms)"
             )
     if "pauses" in s:
         table = Table(title="Mid-answer pauses: cut-ins (one answer a call)")
@@ -467,6 +488,10 @@ def show(result: dict[str, Any]) -> None:
                           str(p["agent_spoke_inside_answer"]), str(p["agent_reply_interrupted"]),
                           str(p["answer_complete"]), f"{r['p50']}", f"{r['p95']}")
         console.print(table)
+        st = result["sets"]["pauses"]["smart_turn"]
+        console.print(
+            f"Smart Turn on the pauses: {st['at_or_above_threshold']}/{st['n']} judged complete: {st['values']}"
+        )
     console.print(f"process CPU {result['process']['cpu_pct']} % of one core, {result['elapsed_s']} s")
     for name, t in result["targets"].items():
         verdict = "[green]met[/]" if t["met"] else "[red]MISSED[/]"
