@@ -247,7 +247,7 @@ async def run_open(stack: VoiceStack, args: argparse.Namespace, tt: dict[str, An
             if t["kind"] == "speech":
                 t["words_found"] = words_found(t["said"] or "", t["stored"])
                 turns.append(t)
-    out = {"summary": summarize(turns), "calls": calls, "turns": turns}
+    out: dict[str, Any] = {"summary": summarize(turns), "calls": calls, "turns": turns}
     out["summary"]["words_found_mean"] = (
         round(sum(t["words_found"] for t in turns) / len(turns), 3) if turns else None
     )
