@@ -485,6 +485,12 @@ class AgentSettings(Strict):
         "webhooks: a card keeps its last four digits (`[card ending 1111]`), an SSN becomes `[ssn redacted]`. "
         "Logs are always redacted.",
     )
+    do_not_call_on_request: bool = Field(
+        default=True,
+        description="When the caller asks not to be called again (\"stop calling me\", \"take me off your "
+        "list\"), add their number to the organization's do-not-call list after the call, with the call in the "
+        "reason, and set `opted_out: true` in the call's analysis. On by default, as compliance asks.",
+    )
 
     @field_validator("prompt", "first_message")
     @classmethod
@@ -530,6 +536,7 @@ class AgentUpdate(Strict):
     dynamic_context: Annotated[DynamicContext | None, not_null()] = None
     phone: Annotated[PhoneConfig | None, not_null()] = None
     redact_pii: Annotated[bool | None, not_null()] = None
+    do_not_call_on_request: Annotated[bool | None, not_null()] = None
 
 
 class AgentOut(AgentSettings):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from callwright.services.contacts import parse_number
@@ -21,6 +23,17 @@ _LISTED = sa.select(dnc_numbers.c.phone_number).where(
 
 def is_listed(conn: Connection, org_id: uuid.UUID, e164: str) -> bool:
     return conn.execute(_LISTED, {"org_id": org_id, "phone_number": e164}).first() is not None
+
+
+def list_on_request_sync(conn: Connection, org_id: uuid.UUID, e164: str, reason: str, at: datetime) -> None:
+    """List a number because its owner asked; a number already listed keeps its entry and reason
+    (someone put it there on purpose, and a repeat of this write must change nothing)."""
+    insert = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(dnc_numbers)
+    conn.execute(
+        insert.values(org_id=org_id, phone_number=e164, reason=reason, created_at=at).on_conflict_do_nothing(
+            index_elements=["org_id", "phone_number"]
+        )
+    )
 
 
 def _out(row: Any) -> dict[str, Any]:
