@@ -22,7 +22,7 @@ from callwright.services.call_start import prefetch
 from callwright.services.calls import CallService
 from callwright.services.carriers import CarrierRegistry
 from callwright.services.dialer import Dialer
-from callwright.services.dispatch import CallQueue, NoDialer
+from callwright.services.dispatch import CallQueue, LocalDial, NoDialer
 from callwright.services.live_calls import LiveCalls
 from callwright.services.media_sessions import MediaSessions
 from callwright.services.model_servers import model_servers
@@ -137,8 +137,9 @@ class VoiceRuntime:
             live=self.live, carriers=self.carriers,
         )
         self.reconciler = Reconciler(db, self.queue, self.runner_id, settings.idempotency_ttl_s)
+        self._local_dial = LocalDial(self.dialer.dial)
         self.admission = CampaignAdmission(
-            db, CallService(db, self.queue, settings.default_country, model_servers(settings), live=self.live),
+            db, CallService(db, self._local_dial, settings.default_country, model_servers(settings), live=self.live),
             max_live_per_org=settings.max_live_calls_per_org, carrier_timeout_s=settings.carrier_timeout_s,
         )
         self._admission_task: asyncio.Task[None] | None = None
@@ -187,6 +188,7 @@ class VoiceRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._admission_task
             self._admission_task = None
+        await self._local_dial.aclose()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -41,6 +41,7 @@ from callwright.voice.audio import FRAME_MS
 from callwright.voice.dialogue_turn import speak_turn, split_text
 from callwright.voice.dtmf import InvalidDigits, dtmf_frames
 from callwright.voice.end_of_turn import TurnModel
+from callwright.voice.grammar_state import words_decide
 from callwright.voice.latency import LatencyTracker, TurnTimer
 from callwright.voice.listener import (
     BeepEnded,
@@ -395,7 +396,9 @@ class CallSession:
         elif isinstance(signal, PartialHeard):
             await self._overlap(signal.utterance, signal.voiced_ms, signal.text)
         elif isinstance(signal, SpeechPaused):
-            if self._judging is not None:
+            # Where the words settle the answer (yes/no, a choice, a digit string) the model is
+            # not asked: it would only queue ahead of the turns that need it.
+            if self._judging is not None and not words_decide(self.listener.expect):
                 self._judging.paused(signal, self.listener.turn_audio())
         elif isinstance(signal, SpeechEnded):
             self._idle_since = self._clock()
