@@ -26,7 +26,9 @@ from callwright.api import (
     dnc,
     errors,
     files,
+    phone_numbers,
     system,
+    twilio,
     webhooks,
 )
 from callwright.api.deps import Services
@@ -180,7 +182,7 @@ def create_app(
 
     errors.install(app)
     errors.document_errors(app)
-    for router in (system.router, carrier.router, files.router):
+    for router in (system.router, carrier.router, twilio.router, files.router):
         app.include_router(router)
     for router in (
         agents.router,
@@ -192,6 +194,7 @@ def create_app(
         chat.router,
         analytics.router,
         webhooks.router,
+        phone_numbers.router,
     ):
         app.include_router(router, responses=errors.DOCUMENTED_ERRORS)
     app.add_middleware(_Metrics)

@@ -51,7 +51,16 @@ def default_carriers(settings: Settings) -> CarrierRegistry:
             no_answer_after_ms=settings.simulator_no_answer_after_ms,
         )
 
-    return CarrierRegistry({"simulator": simulator})
+    def twilio() -> Carrier:
+        from callwright.telephony.twilio.carrier import TwilioCarrier
+        from callwright.telephony.twilio.rest import TwilioRest
+
+        rest = TwilioRest(
+            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base, settings.twilio_timeout_s
+        )
+        return TwilioCarrier(rest, settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}")
+
+    return CarrierRegistry({"simulator": simulator, "twilio": twilio})
 
 
 def stream_url(settings: Settings) -> str:

@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     attachment_url_ttl_s: int = Field(
         default=7 * 24 * 3600, gt=0, description="How long signed links to recordings and transcripts stay valid."
     )
+    twilio_account_sid: str = Field(
+        default="", validation_alias="TWILIO_ACCOUNT_SID", description="Twilio account SID (AC...) for `twilio` agents."
+    )
+    twilio_auth_token: str = Field(
+        default="", validation_alias="TWILIO_AUTH_TOKEN",
+        description="Twilio auth token: authenticates REST calls and checks X-Twilio-Signature on Twilio's requests.",
+    )
+    twilio_api_base: str = Field(
+        default="https://api.twilio.com", description="Base URL of Twilio's REST API (a local fake in tests)."
+    )
+    twilio_timeout_s: float = Field(default=10.0, gt=0, description="A Twilio REST request taking longer fails.")
     analysis_model: str = Field(default="gpt-4o-mini", description="Model that writes post-call analysis.")
     bootstrap_key: bool = Field(
         default=True, description="On first serve with no API key at all, create one and print it once."

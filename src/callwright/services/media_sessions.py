@@ -286,7 +286,14 @@ class MediaSessions:
             return None
         if not hmac.compare_digest(row.stream_token_hash, hash_token(token)):
             return None
-        return row
+        # One use: the token is spent as the stream starts, so a replayed ``start`` is refused.
+        async with self.db.tx() as conn:
+            spent = await conn.execute(
+                calls.update()
+                .where(calls.c.id == call_id, calls.c.stream_token_hash == row.stream_token_hash)
+                .values(stream_token_hash=None)
+            )
+        return row if spent.rowcount == 1 else None
 
     async def _write_live_transcript(self, call_id: uuid.UUID, live: list[dict[str, Any]], wake: asyncio.Event) -> None:
         """Keep the row's transcript current during the call, so it can be watched (and survives a crash)."""

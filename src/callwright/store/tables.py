@@ -162,6 +162,19 @@ dnc_numbers = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+phone_numbers = sa.Table(
+    "phone_numbers",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, nullable=False),
+    sa.Column("phone_number", sa.String(20), nullable=False, unique=True),
+    sa.Column("agent_id", Uuid, nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_phone_numbers_org", "org_id"),
+)
+"""Numbers whose inbound calls an agent answers; a number belongs to one organization."""
+
 chat_sessions = sa.Table(
     "chat_sessions",
     metadata,

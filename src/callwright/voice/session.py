@@ -123,7 +123,12 @@ class _Transcribed:
     done_at: float
 
 
-_Control = Signal | _StreamEnded | _Dtmf | _DialogueDone | _Hangup | _Transcribed | TurnJudged
+@dataclass(frozen=True)
+class _CarrierVerdict:
+    answered_by: str
+
+
+_Control = Signal | _StreamEnded | _Dtmf | _DialogueDone | _Hangup | _Transcribed | TurnJudged | _CarrierVerdict
 
 Transferrer = Callable[[str], Awaitable[None]]
 """Asks the carrier to connect the caller to a number (cold transfer); raises when it cannot."""
@@ -205,6 +210,11 @@ class CallSession:
         """End the call from outside (API cancel, shutdown); ``run`` returns promptly."""
         self._hangup_requested = reason
         self._signals.put_nowait(_Hangup(reason))
+
+    def carrier_answered_by(self, answered_by: str) -> None:
+        """The carrier's answering-machine verdict arriving mid-call (Twilio's asynchronous AMD):
+        a machine verdict sends the call to voicemail handling, as one known at the start does."""
+        self._signals.put_nowait(_CarrierVerdict(answered_by))
 
     async def run(self) -> SessionResult:
         """Talk until the call ends; never raises for call-level failures (see ``error``)."""
@@ -367,6 +377,8 @@ class CallSession:
             await self._stream_ended(signal.error)
         elif isinstance(signal, _Hangup):
             await self._hang_up(signal.reason)
+        elif isinstance(signal, _CarrierVerdict):
+            await self._carrier_verdict(signal.answered_by)
         elif isinstance(signal, _DialogueDone):
             await self._dialogue_done(signal)
         elif isinstance(signal, _Dtmf):
@@ -566,6 +578,13 @@ class CallSession:
                 await self._enter_voicemail(f"beep {signal.frequency_hz:.0f} Hz")
             elif isinstance(signal, GreetingClassified) and signal.verdict == "machine":
                 await self._enter_voicemail("long greeting")
+
+    async def _carrier_verdict(self, answered_by: str) -> None:
+        if not answered_by.startswith("machine") or self._mode != "conversation" or self._ending is not None:
+            return
+        if answered_by == "machine_end_beep":
+            self._beep_ended = True  # the greeting is over: the message can start now
+        await self._enter_voicemail(f"answered_by={answered_by}")
 
     async def _enter_voicemail(self, cue: str) -> None:
         """Stop the conversation; wait for the beep, then leave the message or hang up."""

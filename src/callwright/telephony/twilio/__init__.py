@@ -1,0 +1,1 @@
+"""Twilio: the REST API (place, hang up, redirect calls), TwiML, and request signatures."""
