@@ -1,7 +1,7 @@
 """API throughput: `POST /v1/calls` against a real server on SQLite and/or PostgreSQL.
 
     python bench/api.py [--backend sqlite|postgres|both] [--duration 10] [--concurrency 32] [--workers 1]
-                        [--clients 1] [--warmup 2] [--profile DIR]
+                        [--clients 1] [--warmup 2] [--profile DIR] [--cprofile DIR]
 
 Starts its own server (``callwright serve --workers N`` with ``CALLWRIGHT_RUN_VOICE=false``: the API
 with the voice runtime off, so calls are stored ``queued`` and never dialed) on a fresh SQLite file
@@ -293,8 +293,8 @@ def _callwright_cmd() -> list[str]:
 
 
 @contextmanager
-def server(db_url: str, tmp: Path, workers: int,
-           profile: Path | None = None) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+def server(db_url: str, tmp: Path, workers: int, profile: Path | None = None,
+           cprofile: Path | None = None) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     """Make a key, start the server; yield (base URL, key, process)."""
     env = dict(os.environ, DATABASE_URL=db_url, CALLWRIGHT_DATA_DIR=str(tmp), CALLWRIGHT_BOOTSTRAP_KEY="false",
                CALLWRIGHT_RUN_VOICE="false",
@@ -311,6 +311,10 @@ def server(db_url: str, tmp: Path, workers: int,
         # Sampling profile of the server (and its workers); the CPU figures then include py-spy itself.
         cmd = [shutil.which("py-spy") or "py-spy", "record", "--format", "raw", "--rate", "250", "--subprocesses",
                "--nonblocking", "-o", str(profile), "--", *cmd]
+    elif cprofile is not None:
+        # Deterministic profile of the one server process (cProfile, written when the server exits on SIGINT);
+        # it slows the server down about twofold, so its throughput is not a figure to quote.
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(cprofile), *cmd]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -328,8 +332,10 @@ def server(db_url: str, tmp: Path, workers: int,
             time.sleep(0.1)
         yield base, key, proc
     finally:
-        if profile is not None:
-            proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        if profile is not None or cprofile is not None:
+            # py-spy writes its output on SIGINT; uvicorn re-raises the signal it stopped on, and a
+            # SIGINT (KeyboardInterrupt) still lets cProfile write its file where a SIGTERM would not.
+            proc.send_signal(signal.SIGINT)
         else:
             proc.terminate()
         try:
@@ -346,10 +352,14 @@ def server(db_url: str, tmp: Path, workers: int,
 def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=f"cw-bench-api-{backend}-"))
     profile = Path(args.profile).resolve() / f"api_{backend}.txt" if args.profile else None
-    if profile is not None:
-        profile.parent.mkdir(parents=True, exist_ok=True)
+    cprofile = Path(args.cprofile).resolve() / f"api_{backend}.pstats" if args.cprofile else None
+    for out_file in (profile, cprofile):
+        if out_file is not None:
+            out_file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with database(backend, tmp) as db_url, server(db_url, tmp, args.workers, profile) as (base, key, proc):
+        with database(backend, tmp) as db_url, server(db_url, tmp, args.workers, profile, cprofile) as (
+            base, key, proc,
+        ):
             headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
                 r = api.post("/v1/agents", json={
@@ -438,7 +448,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for the server")
     parser.add_argument("--clients", type=int, default=1, help="load-generator processes sharing the connections")
     parser.add_argument("--profile", metavar="DIR", help="run the server under py-spy; collapsed stacks to DIR")
+    parser.add_argument("--cprofile", metavar="DIR",
+                        help="run the server under cProfile (--workers 1); api_<backend>.pstats to DIR")
     args = parser.parse_args()
+    if args.cprofile and args.workers != 1:
+        parser.error("--cprofile profiles one server process: use --workers 1")
     if args.clients < 1 or args.concurrency < args.clients:
         parser.error("need 1 <= --clients <= --concurrency")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
