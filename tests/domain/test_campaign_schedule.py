@@ -91,7 +91,7 @@ def test_json_schema_states_patterns_day_enum_uniqueness_and_descriptions() -> N
     assert props["days"]["items"]["enum"] == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     assert props["days"]["uniqueItems"] is True
     assert props["days"]["minItems"] == 1
-    assert "pattern" in props["timezone"]
+    assert props["timezone"]["enum"][0] == "callee" and "America/New_York" in props["timezone"]["enum"]
     assert all(prop.get("description") for prop in props.values())
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import create_engine
-
 from tests.e2e.conftest import VoiceServer
 
 FLOW: dict[str, Any] = {

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
 
 from callwright.api.deps import Org, Svc
-from callwright.api.params import Limit
-from callwright.domain.campaign import CampaignCreate, CampaignOut, CampaignPage, CampaignRowPage
+from callwright.api.params import Cursor, Limit
+from callwright.domain.campaign import (
+    CampaignCreate,
+    CampaignOut,
+    CampaignPage,
+    CampaignRowPage,
+    CampaignUploadReport,
+)
 from callwright.services import campaign_ingest
 from callwright.services import campaigns as service
 from callwright.services.errors import InvalidInput
@@ -43,7 +48,7 @@ async def create_campaign(body: CampaignCreate, org: Org, svc: Svc) -> CampaignO
 @router.get("", response_model=CampaignPage)
 async def list_campaigns(
     org: Org, svc: Svc, limit: Limit = 50,
-    cursor: Annotated[str | None, Query(max_length=60, description="`next_cursor` of the previous page.")] = None,
+    cursor: Cursor = None,
 ) -> CampaignPage:
     data, nxt = await service.list_campaigns(svc.db, org.org_id, limit, cursor)
     return CampaignPage(data=data, next_cursor=nxt)
@@ -85,8 +90,10 @@ async def list_campaign_rows(
     return CampaignRowPage(data=data, next_cursor=str(nxt) if nxt is not None else None)
 
 
-@router.post("/{campaign_id}/contacts", openapi_extra={"requestBody": CSV_BODY})
-async def upload_campaign_rows(campaign_id: CampaignId, request: Request, org: Org, svc: Svc) -> JSONResponse:
+@router.post(
+    "/{campaign_id}/contacts", response_model=CampaignUploadReport, openapi_extra={"requestBody": CSV_BODY}
+)
+async def upload_campaign_rows(campaign_id: CampaignId, request: Request, org: Org, svc: Svc) -> CampaignUploadReport:
     """Rows from a CSV, as a ``text/csv`` body or a multipart ``file``; streamed. Response:
     ``{"accepted", "rejected": [{"row", "errors"}], ...}``; bad rows never block good ones."""
     campaign = await service.check_uploadable(svc.db, org.org_id, campaign_id)
@@ -98,8 +105,7 @@ async def upload_campaign_rows(campaign_id: CampaignId, request: Request, org: O
         svc.db, org.org_id, campaign_id, chunks, default_region=region, max_bytes=MAX_UPLOAD_BYTES
     )
     await service.rows_added(svc.db, org.org_id, campaign_id)
-    body: dict[str, Any] = report.to_json()
-    return JSONResponse(body, status_code=200)
+    return CampaignUploadReport.model_validate(report.to_json())
 
 
 async def _csv_chunks(request: Request) -> AsyncIterator[bytes]:

@@ -45,7 +45,13 @@ UNSTATED_RULES: dict[str, str] = {
     EMAIL_ADDRESS: "an email address `format: email` allows but mail cannot reach (a reserved or special-use "
     "domain such as `.test` or `localhost`)",
     "invalid_header": "a tool header the HTTP client sets itself (`Host`, `Content-Length`, ...)",
+    "window_order": "a campaign calling window whose `start` is not earlier than its `end`",
     "pause_too_long": "a `<pause ...>` in a simulated callee's line longer than 5000 ms",
+    "value_error.csv_empty": "a campaign CSV with no rows",
+    "value_error.csv_header": "a campaign CSV whose header cannot be read, or names a column twice",
+    "value_error.csv_phone_column": "a campaign CSV without a phone column",
+    "value_error.csv_encoding": "a campaign CSV that is not UTF-8",
+    "value_error.csv_too_large": "a campaign CSV over the upload limit",
 }
 """The 422 ``type`` of each rule the server checks that JSON Schema cannot state: a request the
 schema accepts can still be refused for these, and only for these (the contract test holds the

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from callwright.domain.agent import RetryPolicy
@@ -39,6 +39,20 @@ class SeedSchedule(Strict):
 
 class CampaignCreate(Strict):
     """``POST /v1/campaigns``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["name"], "properties": {"name": {"type": "string"}}},
+                {
+                    "required": ["schedule"],
+                    "properties": {
+                        "schedule": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
+                    },
+                },
+            ]
+        }
+    )
 
     name: str | None = Field(default=None, min_length=1, max_length=200, description="Required here or in `schedule`.")
     agent_id: JsonUuid = Field(description="The agent that makes every call of the campaign.")
@@ -140,6 +154,23 @@ class CampaignRowOut(Out):
     last_outcome: str | None
     retry_context: dict[str, Any] | None
     errors: list[str] | None
+
+
+class RejectedRow(Out):
+    row: int = Field(description="The line in the file (the header is line 1).")
+    errors: list[str]
+
+
+class CampaignUploadReport(Out):
+    """What became of an upload's rows: ``rows`` = ``accepted`` + ``skipped_dnc`` + ``rejected_count``."""
+
+    accepted: int = Field(description="Rows stored, waiting to be dialed.")
+    rejected: list[RejectedRow] = Field(description="Rows not stored, with why (the first 1,000).")
+    rejected_count: int
+    rejected_truncated: bool = Field(description="More rows were rejected than `rejected` lists.")
+    duplicates: int = Field(description="Rejected: the number is already in the campaign (or earlier in the file).")
+    skipped_dnc: int = Field(description="Stored but never dialed: the number is on the do-not-call list.")
+    rows: int = Field(description="Rows read.")
 
 
 class CampaignRowPage(Out):

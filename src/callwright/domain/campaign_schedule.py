@@ -13,16 +13,21 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from callwright.domain.agent import RetryPolicy
 from callwright.domain.call import RetryContext
 from callwright.domain.common import Strict
+from callwright.domain.contact import time_zones
 from callwright.domain.phones import timezone_for
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """In ``date.weekday()`` order."""
+
+WINDOW_ORDER = "window_order"
+"""The 422 ``type`` of a window whose start is not before its end (JSON Schema cannot compare)."""
 
 CALLEE = "callee"
 """The ``timezone`` value meaning "the callee's own local time"."""
@@ -73,7 +78,7 @@ class CallingWindow(Strict):
         description="Days of the week (callee-local) on which calls may be made; each at most once.",
     )
     timezone: str = Field(
-        default=CALLEE, max_length=64, pattern=_IANA_NAME_PATTERN,
+        default=CALLEE, max_length=64, json_schema_extra={"enum": [CALLEE, *time_zones()]},
         description="`callee`: each callee's local time (the row's `timezone`, else the zone of the number, "
         "else UTC); otherwise an IANA time zone name (`America/New_York`) used for every row.",
     )
@@ -88,16 +93,18 @@ class CallingWindow(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
-        if name != CALLEE and _zone(name) is None:
+        if name != CALLEE and (name not in time_zones() or _zone(name) is None):
             raise ValueError(f"{name!r} is not an IANA time zone name (such as America/New_York) or 'callee'")
         return name
 
     @model_validator(mode="after")
     def _start_before_end(self) -> CallingWindow:
         if self.start >= self.end:
-            raise ValueError(
-                f"calling_window.start ({self.start}) must be earlier than end ({self.end}); "
-                "a window across midnight is not supported"
+            raise PydanticCustomError(
+                WINDOW_ORDER,
+                "calling_window.start ({start}) must be earlier than end ({end}); a window across midnight is "
+                "not supported",
+                {"start": self.start, "end": self.end},
             )
         return self
 
