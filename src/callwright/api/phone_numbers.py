@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import Field
 
 from callwright.api.deps import Org, Svc
-from callwright.domain.common import Out, Strict, UtcDatetime
+from callwright.domain.common import JsonUuid, Out, Strict, UtcDatetime
 from callwright.domain.phones import PhoneText
 from callwright.services import phone_numbers as service
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/phone-numbers", tags=["phone numbers"])
 class PhoneNumberIn(Strict):
     phone_number: PhoneText = Field(description="The carrier number callers dial; national numbers are read in the "
                                     "server's region.")
-    agent_id: uuid.UUID = Field(description="The agent that answers calls to this number.")
+    agent_id: JsonUuid = Field(description="The agent that answers calls to this number.")
     provider: Literal["twilio"] = Field(default="twilio", description="The carrier the number lives on.")
 
 

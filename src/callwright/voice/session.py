@@ -580,7 +580,13 @@ class CallSession:
                 await self._enter_voicemail("long greeting")
 
     async def _carrier_verdict(self, answered_by: str) -> None:
-        if not answered_by.startswith("machine") or self._mode != "conversation" or self._ending is not None:
+        if self._mode != "conversation" or self._ending is not None:
+            return
+        if answered_by == "human":  # a person: nothing left for the audio to decide
+            self.listener.stop_greeting_detection()
+            self.listener.stop_beep_detection()
+            return
+        if not answered_by.startswith("machine"):
             return
         if answered_by == "machine_end_beep":
             self._beep_ended = True  # the greeting is over: the message can start now

@@ -29,6 +29,7 @@ class TwilioCarrier:
     def __init__(self, rest: TwilioRest, public_url: str) -> None:
         self.rest = rest
         self.public_url = public_url.rstrip("/")
+        self._transferred: set[str] = set()
 
     def _url(self, path: str, **query: str) -> str:
         return f"{self.public_url}{path}?{urlencode(query)}"
@@ -57,7 +58,11 @@ class TwilioCarrier:
 
     async def hang_up(self, provider_call_id: str) -> None:
         """``Status=completed`` ends a connected call and cancels a ringing one; a call that has
-        already ended is not an error."""
+        already ended is not an error. A transferred call is left alone: its line now belongs
+        to the transfer (the session hangs up its own leg by closing the stream)."""
+        if provider_call_id in self._transferred:
+            self._transferred.discard(provider_call_id)
+            return
         try:
             await self.rest.update_call(provider_call_id, {"Status": "completed"})
         except TwilioRestError as exc:
@@ -72,6 +77,7 @@ class TwilioCarrier:
             await self.rest.update_call(provider_call_id, {"Twiml": twiml.dial(to)})
         except TwilioRestError as exc:
             raise TransferError(str(exc)) from exc
+        self._transferred.add(provider_call_id)
 
     async def aclose(self) -> None:
         await self.rest.aclose()
