@@ -169,6 +169,7 @@ class Listener:
         self._grammar: GrammarState = "unknown"
         self._grammar_text: str | None = None  # the partial text the grammar state was judged on
         self._want_words = False
+        self._words_coming = False  # the recogniser is decoding the pause's words
         self._last_partial: str | None = None
         self._preroll: deque[bytes] = deque(maxlen=max(1, preroll_ms // FRAME_MS))
         self.sustained_ms = sustained_ms
@@ -329,6 +330,7 @@ class Listener:
         if speaking:
             if self._paused:
                 self._paused = False
+                self._words_coming = False
                 self._probability = None
                 self._grammar, self._grammar_text = "unknown", None
                 self._endpointer.required_ms = self.end_of_turn.endpointing_ms
@@ -339,6 +341,8 @@ class Listener:
             self._pause_id += 1
             if self._utterance is not None:
                 self._utterance.pause()
+                if words_decide(self.expect) and self.partial_text() is None:
+                    self._words_coming = self._ask_words()
             assert self._current is not None
             return [SpeechPaused(self._current, self._pause_id)]
         return []
@@ -355,7 +359,13 @@ class Listener:
     def _update_required(self) -> None:
         probability = self._probability
         if self._grammar_text is None and words_decide(self.expect):
-            probability = None  # wait for the words: they may hold the turn open
+            # The words settle this answer: the model alone must not end the turn before they are
+            # known, and while they are being decoded (a slow machine) the caller may still be
+            # mid-number, so the turn waits for them, up to the long silence.
+            if self._words_coming:
+                self._endpointer.required_ms = self.end_of_turn.incomplete_silence_ms
+                return
+            probability = None
         self._endpointer.required_ms = required_silence_ms(probability, self._grammar, self.end_of_turn)
 
     def judge(self, utterance: int, pause: int, probability: float) -> SpeechEnded | None:
@@ -373,6 +383,18 @@ class Listener:
     def turn_audio(self) -> bytes:
         """The current utterance's last 8 s (PCM16 at 8 kHz, with its pre-roll), for the turn model."""
         return b"".join(self._turn_audio)
+
+    def _ask_words(self) -> bool:
+        if self._utterance is None:
+            return False
+        try:
+            coming = self._utterance.request_partial()
+        except Exception:
+            log.exception("asking the recogniser for partial text failed")
+            return False
+        if coming:
+            self._update_required()
+        return coming
 
     def want_words(self, utterance: int) -> bool:
         """Report the partial text of ``utterance`` as it changes (``PartialHeard``): speech over
@@ -402,6 +424,7 @@ class Listener:
         self._probability = None
         self._grammar, self._grammar_text = "unknown", None
         self._want_words = False
+        self._words_coming = False
         self._last_partial = None
         self._turn_audio.clear()
         self._turn_audio.extend(self._preroll)

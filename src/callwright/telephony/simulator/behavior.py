@@ -108,8 +108,8 @@ class SimulatedCallee(BaseModel):
     backchannels: list[Line] = Field(
         default_factory=list,
         description=(
-            "Short lines (\"uh-huh\", \"okay\") said, in turn, about 1 s into each stretch of agent speech "
-            "that runs that long, without taking the turn."
+            "Short lines (\"uh-huh\", \"okay\") said over the agent without taking the turn, about 1 s into a "
+            "stretch of agent speech that runs that long; each once, in order."
         ),
     )
 
@@ -120,8 +120,9 @@ class SimulatedCallee(BaseModel):
         return {key.upper(): line for key, line in menu.items()}
 
     def backchannel(self, used: int) -> str | None:
-        """The backchannel to say next (they repeat in order), or None when there are none."""
-        return self.backchannels[used % len(self.backchannels)] if self.backchannels else None
+        """The backchannel to say next (each once, in order), or None when they are used up: a
+        test then knows exactly which stretch of agent speech heard one."""
+        return self.backchannels[used] if used < len(self.backchannels) else None
 
     def line_for_turn(self, lines_used: int) -> str | None:
         """The next line to speak, or None when the script has run out (then it stays silent)."""

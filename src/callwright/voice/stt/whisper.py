@@ -289,6 +289,8 @@ class WhisperUtterance:
         is never the final text: the caller goes on speaking after it."""
         if self._closed or not self._audio:
             return False
+        if self._speculative is not None and not self._speculative[1].done():
+            return True  # the pause's decode is under way: its words come first
         if self._peek is None or self._peek.done():
             try:
                 self._peek = self._engine.submit(bytes(self._audio))
