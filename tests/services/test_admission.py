@@ -262,3 +262,17 @@ async def test_the_rows_columns_and_the_campaign_context_reach_the_calls_variabl
     assert "20% off" in str(call.variables.get("context"))
     assert call.call_source == "api_campaign"
     assert call.campaign_contact_id == (await rows(world, cid))[0].id
+
+
+async def test_a_row_given_back_while_its_call_was_being_created_is_not_dialed_twice(world: World) -> None:
+    cid = await running(world, [NEW_YORK])
+    slow = CampaignAdmission(world.db, world.admission.calls, clock=world.clock)
+    claims, _ = await slow._claim(cid, NOON_ISH)  # this process claims the row, then stalls
+    world.clock.at = NOON_ISH + timedelta(minutes=2)  # another process thinks it died
+    assert (await world.admission.run_once()).placed == 1
+    assert not await slow._place(claims[0])  # the stalled claim's call is refused
+    async with world.db.read() as conn:
+        placed = (await conn.execute(sa.select(calls.c.attempt).where(calls.c.campaign_id == cid))).all()
+    assert [p.attempt for p in placed] == [1]
+    (row,) = await rows(world, cid)
+    assert (row.state, row.attempts) == ("dialing", 1)

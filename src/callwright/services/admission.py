@@ -18,6 +18,7 @@ until ``carrier_timeout_s``, then ends as failed (``no_carrier_callback``), whic
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -60,6 +61,7 @@ def _simulated_callee(cell: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise ValueError(f"the {SIMULATED_CALLEE_COLUMN} column must be a JSON object")
     return value
+PLACE_CONCURRENCY = 16  # calls of one pass created at once: overlaps their database round trips
 CLAIM_SCAN_FACTOR = 4  # rows looked at per free slot: some may be outside their window
 
 
@@ -110,11 +112,17 @@ class CampaignAdmission:
                 )
             ).all()
         report = PassReport()
+        limit = asyncio.Semaphore(PLACE_CONCURRENCY)
+
+        async def place(claim: Claim) -> bool:
+            async with limit:
+                return await self._place(claim)
+
         for (campaign_id,) in running:
             claims, deferred = await self._claim(campaign_id, now)
             report.deferred += deferred
-            for claim in claims:
-                if await self._place(claim):
+            for placed in await asyncio.gather(*(place(c) for c in claims)):
+                if placed:
                     report.placed += 1
                 else:
                     report.failed += 1
@@ -259,7 +267,11 @@ class CampaignAdmission:
                 return 0
             conn.execute(
                 campaign_contacts.update()
-                .where(campaign_contacts.c.id.in_(ids), campaign_contacts.c.state == "dialing")
+                .where(
+                    campaign_contacts.c.id.in_(ids), campaign_contacts.c.state == "dialing",
+                    # Re-checked under the row lock: a call created meanwhile touched the row.
+                    campaign_contacts.c.updated_at < cutoff,
+                )
                 .values(state="pending", attempts=campaign_contacts.c.attempts - 1,
                         attempts_that_day=campaign_contacts.c.attempts_that_day - 1, last_call_id=None,
                         updated_at=now)

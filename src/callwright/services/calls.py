@@ -30,7 +30,7 @@ from callwright.services.errors import Conflict, InvalidInput, NotFound
 from callwright.services.live_calls import LiveCalls
 from callwright.services.render import render_call_texts
 from callwright.store.db import Database
-from callwright.store.tables import calls, idempotency_keys
+from callwright.store.tables import calls, campaign_contacts, idempotency_keys
 from callwright.store.types import utcnow
 from callwright.telephony.call_options import NOT_THIS_CARRIER, CarrierOptionError, validate_options
 
@@ -105,6 +105,24 @@ _NEW_CALL_COLUMNS = frozenset({
 _NULL_CALL_COLUMNS = {c.name: None for c in calls.c if c.name not in _NEW_CALL_COLUMNS}
 
 
+def _hold_campaign_claim(conn: Connection, row_id: uuid.UUID, call_id: uuid.UUID, now: datetime) -> None:
+    """A campaign row's call is created only while the row is still claimed for this very call.
+
+    The update both checks and locks: a row given back meanwhile (its claimer looked dead) is not
+    dialed twice, and a give-back racing this transaction sees the row touched and leaves it."""
+    held = conn.execute(
+        campaign_contacts.update()
+        .where(
+            campaign_contacts.c.id == row_id,
+            campaign_contacts.c.state == "dialing",
+            campaign_contacts.c.last_call_id == call_id,
+        )
+        .values(updated_at=now)
+    ).rowcount
+    if not held:
+        raise Conflict("the campaign row was given back before its call was created")
+
+
 class CallService:
     def __init__(
         self,
@@ -149,6 +167,8 @@ class CallService:
         call_id = req.call_id or uuid.uuid4()
 
         def write(conn: Connection) -> tuple[Conversation, str]:
+            if req.campaign_contact_id is not None:
+                _hold_campaign_claim(conn, req.campaign_contact_id, call_id, now)
             contact = self._resolve_contact(conn, org_id, req)
             to_number = (
                 contact_service.parse_number(req.to, req.country_code, list(req.loc_to), self.default_region)
