@@ -140,6 +140,7 @@ class VoiceRuntime:
         self.dialer = Dialer(
             db, self.carriers, MediaDirectory(db, self.runner_id), self.runner_id, self.live,
             on_dialed=lambda call_id: prefetch(db, self.http, self.secrets, call_id),
+            max_live_per_org=settings.max_live_calls_per_org,
         )
         self.media = MediaSessions(
             db, settings.data_dir, self.runner_id, self.http, self.secrets, model_servers(settings),

@@ -276,3 +276,33 @@ async def test_a_row_given_back_while_its_call_was_being_created_is_not_dialed_t
     assert [p.attempt for p in placed] == [1]
     (row,) = await rows(world, cid)
     assert (row.state, row.attempts) == ("dialing", 1)
+
+
+async def test_a_single_call_over_the_organizations_limit_stays_queued(world: World) -> None:
+    from callwright.domain.contact import ContactIn
+    from callwright.services.calls import NewCall
+    from callwright.services.carriers import CarrierRegistry
+    from callwright.services.dialer import Dialer
+    from callwright.services.live_calls import LiveCalls
+    from callwright.services.runners import MediaDirectory
+    from callwright.store.tables import runners
+    from tests.test_process_roles import RecordingCarrier
+
+    carrier = RecordingCarrier()
+    registry = CarrierRegistry({"simulator": lambda: carrier})
+    async with world.db.tx() as conn:
+        await conn.execute(runners.insert().values(
+            id="me", started_at=utcnow(), heartbeat_at=utcnow(), roles=["media"],
+            media_url="ws://me/carrier/media-stream", media_capacity=10, media_live=0,
+        ))
+    dialer = Dialer(world.db, registry, MediaDirectory(world.db, "me"), "me", LiveCalls(registry), max_live_per_org=1)
+    created = [
+        await world.admission.calls.create(world.org_id, NewCall(agent_id=world.agent_id, contact=ContactIn(
+            phone_number=number)))
+        for number in (NEW_YORK, LOS_ANGELES)
+    ]
+    first, second = (uuid.UUID(c.id) for c in created)
+    assert await dialer.dial(first) is True
+    assert await dialer.dial(second) is False  # one live call is the limit
+    await call_state.finish(world.db, first, "completed", "agent_hangup")
+    assert await dialer.dial(second) is True

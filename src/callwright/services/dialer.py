@@ -28,6 +28,7 @@ log = logging.getLogger("callwright.dialer")
 
 _TERMINAL_CARRIER_STATUS = {"busy": "busy", "no_answer": "no_answer", "failed": "failed", "canceled": "canceled"}
 COMPLETED_GRACE_S = 5.0
+_DIALED_STATUSES = ("dialing", "ringing", "in_progress")
 
 
 def hash_token(token: str) -> str:
@@ -47,9 +48,13 @@ class Dialer:
         runner_id: str,
         live: LiveCalls,
         on_dialed: Callable[[uuid.UUID], Coroutine[Any, Any, None]] | None = None,
+        max_live_per_org: int | None = None,
     ) -> None:
         """``on_dialed`` runs beside the ringing phone (the dynamic-context prefetch); ``live`` is
-        this runtime's live sessions (a call live here is never closed as stream-less)."""
+        this runtime's live sessions (a call live here is never closed as stream-less).
+        ``max_live_per_org``: an organization's calls being dialed or talking at most; a call over
+        it stays queued (campaign claims count against it too, and hold it strictly)."""
+        self.max_live_per_org = max_live_per_org
         self.db = db
         self.on_dialed = on_dialed
         self.carriers = carriers
@@ -60,9 +65,21 @@ class Dialer:
 
     async def dial(self, call_id: uuid.UUID) -> bool:
         async with self.db.read() as conn:
-            status = (await conn.execute(sa.select(calls.c.status).where(calls.c.id == call_id))).scalar()
-        if status != "queued":
-            return False
+            found = (await conn.execute(sa.select(calls.c.status, calls.c.org_id).where(calls.c.id == call_id))).first()
+            if found is None or found.status != "queued":
+                return False
+            if self.max_live_per_org is not None:
+                live = (
+                    await conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(calls)
+                        .where(calls.c.org_id == found.org_id, calls.c.status.in_(_DIALED_STATUSES))
+                    )
+                ).scalar_one()
+                if live >= self.max_live_per_org:
+                    log.info("the organization has %d live calls (its limit); the call stays queued", live,
+                             extra={"call_id": str(call_id)})
+                    return False
         slot = await self.media.reserve()
         if slot is None:
             log.warning(
