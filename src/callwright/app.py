@@ -44,6 +44,7 @@ from callwright.services.model_servers import model_servers
 from callwright.services.secrets import SecretBox, load_root_key
 from callwright.settings import Settings, get_settings
 from callwright.store.db import Database
+from callwright.web import pages as dashboard
 
 if TYPE_CHECKING:
     from callwright.runtime import VoiceRuntime
@@ -197,6 +198,7 @@ def create_app(
         phone_numbers.router,
     ):
         app.include_router(router, responses=errors.DOCUMENTED_ERRORS)
+    app.include_router(dashboard.router)  # /app: the dashboard, not in the OpenAPI document
     app.add_middleware(_Metrics)
     return app
 

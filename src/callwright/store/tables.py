@@ -328,3 +328,17 @@ context_cache = sa.Table(
     sa.Column("variables", Json, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
+
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id", Uuid, primary_key=True),
+    sa.Column("org_id", Uuid, nullable=False),
+    sa.Column("key_id", Uuid, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_dashboard_sessions_expires", "expires_at"),
+)
+"""Dashboard sign-ins: the cookie's token is stored only as a SHA-256 hash."""

@@ -1,0 +1,70 @@
+// Callwright dashboard: a little vanilla JavaScript, no framework, no build step.
+"use strict";
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.getAttribute("content") : "";
+}
+
+// Live preview of an agent's prompt and first message, rendered by the server's sandbox.
+function setUpPreview(form) {
+  const url = form.dataset.preview;
+  let timer = null;
+  async function refresh() {
+    const body = new URLSearchParams();
+    for (const name of ["prompt", "first_message", "variables"]) {
+      body.set(name, form.elements[name].value);
+    }
+    const response = await fetch(url, {
+      method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() },
+    });
+    const data = await response.json();
+    for (const name of ["prompt", "first_message"]) {
+      const out = document.getElementById("preview-" + name);
+      if (!out) continue;
+      if (data.error) { out.textContent = data.error; out.classList.add("bad"); continue; }
+      const part = data[name];
+      out.textContent = part.error ? part.error : part.text;  // textContent: never parsed as HTML
+      out.classList.toggle("bad", Boolean(part.error));
+    }
+  }
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 250); });
+  refresh();
+}
+
+// The live view of a call in progress: Server-Sent Events from the server, no polling.
+function setUpLive(list) {
+  const source = new EventSource(list.dataset.events);
+  const status = document.getElementById("call-status");
+  let shown = list.children.length;
+  let received = 0;
+  source.addEventListener("open", () => { received = 0; });  // a reconnect replays from the start
+  source.addEventListener("turn", (e) => {
+    received += 1;
+    if (received <= shown) return;  // already rendered by the server
+    const turn = JSON.parse(e.data);
+    const li = document.createElement("li");
+    li.className = "turn turn-" + (turn.role === "user" ? "user" : "agent");
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = turn.role;
+    li.append(who, " " + turn.text);
+    list.append(li);
+    shown += 1;
+  });
+  source.addEventListener("status", (e) => {
+    if (status) { status.textContent = JSON.parse(e.data).status; }
+  });
+  source.addEventListener("end", () => {
+    source.close();
+    const note = document.getElementById("live-note");
+    if (note) { note.textContent = "The call has ended. Reload for its recording and results."; }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("agent-form");
+  if (form && form.dataset.preview) setUpPreview(form);
+  const list = document.getElementById("transcript");
+  if (list && list.dataset.events) setUpLive(list);
+});

@@ -1,0 +1,211 @@
+"""The dashboard at /app: sign-in with an API key, sessions, CSRF, organization scoping and
+escaping, against a real running server (calls stay queued: nothing dials)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import closing
+
+import httpx
+import pytest
+
+from tests.conftest import ApiServer
+from tests.support import client_for, new_key, set_call_columns
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'<meta name="csrf-token" content="([^"]*)">', html)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+def sign_in(base_url: str, key: str) -> httpx.Client:
+    browser = httpx.Client(base_url=base_url, timeout=30)
+    r = browser.post("/app/signin", data={"api_key": key})
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/app/calls"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    return browser
+
+
+@pytest.fixture
+def key(api_server: ApiServer) -> str:
+    return new_key(api_server.db_url)
+
+
+@pytest.fixture
+def api(api_server: ApiServer, key: str) -> Iterator[httpx.Client]:
+    with client_for(api_server.base_url, key) as client:
+        yield client
+
+
+@pytest.fixture
+def browser(api_server: ApiServer, key: str) -> Iterator[httpx.Client]:
+    with closing(sign_in(api_server.base_url, key)) as client:
+        yield client
+
+
+@pytest.fixture
+def agent(api: httpx.Client) -> dict[str, str]:
+    r = api.post("/v1/agents", json={"name": "Reminder", "first_message": "Hi {{ first_name||there }}!",
+                                      "prompt": "You remind {{ first_name }} about {{ amount }}."})
+    assert r.status_code == 201, r.text
+    body: dict[str, str] = r.json()
+    return body
+
+
+def test_a_valid_api_key_signs_in_and_a_bad_one_is_refused(api_server: ApiServer, key: str) -> None:
+    with httpx.Client(base_url=api_server.base_url, timeout=30) as anonymous:
+        assert anonymous.get("/app/calls").status_code == 303  # to the sign-in page
+        assert anonymous.get("/app/signin").status_code == 200
+        bad = anonymous.post("/app/signin", data={"api_key": "cw_live_not-a-key"})
+        assert bad.status_code == 401
+        assert "not valid" in bad.text
+        assert "set-cookie" not in bad.headers
+    with closing(sign_in(api_server.base_url, key)) as browser:
+        page = browser.get("/app/calls")
+        assert page.status_code == 200
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_the_pages_render_for_an_agent_and_a_call(
+    browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552671"}).json()
+    for path in ("/app/agents", f"/app/agents/{agent['id']}", "/app/calls", f"/app/calls/{call['id']}",
+                 "/app/calls/new", "/app/campaigns", "/app/analytics", "/app/analytics?group_by=day",
+                 f"/app/calls?status=queued&agent_id={agent['id']}&call_source=api&created_after=2020-01-01"):
+        r = browser.get(path)
+        assert r.status_code == 200, (path, r.text[:500])
+    assert "Reminder" in browser.get("/app/agents").text
+    assert call["id"] in browser.get("/app/calls").text
+    assert browser.get("/app/static/app.js").status_code == 200
+    assert browser.get("/app/static/..%2Fpages.py").status_code == 404
+
+
+def test_a_campaign_page_shows_its_rows_and_its_buttons_work(
+    browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    campaign = api.post("/v1/campaigns", json={"name": "Spring", "agent_id": agent["id"]}).json()
+    csv = f"phone_number,first_name\n+14155552690,{SCRIPT}\n"
+    r = api.post(f"/v1/campaigns/{campaign['id']}/contacts", content=csv, headers={"Content-Type": "text/csv"})
+    assert r.status_code < 300, r.text
+    page = browser.get(f"/app/campaigns/{campaign['id']}")
+    assert page.status_code == 200
+    assert SCRIPT not in page.text and "&lt;script&gt;" in page.text
+    r = browser.post(f"/app/campaigns/{campaign['id']}/start", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 303
+    assert api.get(f"/v1/campaigns/{campaign['id']}").json()["status"] != "draft"
+
+
+def test_another_organizations_session_sees_none_of_this_ones_records(
+    api_server: ApiServer, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552672"}).json()
+    with closing(sign_in(api_server.base_url, new_key(api_server.db_url))) as stranger:
+        assert "Reminder" not in stranger.get("/app/agents").text
+        assert call["id"] not in stranger.get("/app/calls").text
+        assert stranger.get(f"/app/agents/{agent['id']}").status_code == 404
+        assert stranger.get(f"/app/calls/{call['id']}").status_code == 404
+        assert stranger.get(f"/app/calls/{call['id']}/events").status_code == 404
+        token = csrf_of(stranger.get("/app/agents").text)
+        r = stranger.post(f"/app/agents/{agent['id']}", data={"csrf_token": token, "name": "Stolen"})
+        assert r.status_code == 404
+    assert api.get(f"/v1/agents/{agent['id']}").json()["name"] == "Reminder"
+
+
+def test_a_post_without_or_with_a_forged_csrf_token_is_refused_and_changes_nothing(
+    browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    for data in ({"name": "Changed"}, {"name": "Changed", "csrf_token": "forged"}):
+        r = browser.post(f"/app/agents/{agent['id']}", data=data)
+        assert r.status_code == 403
+    r = browser.post(f"/app/agents/{agent['id']}/preview", data={"prompt": "x"}, headers={"X-CSRF-Token": "forged"})
+    assert r.status_code == 403
+    assert browser.post("/app/calls", data={"agent_id": agent["id"], "to": "+14155552673"}).status_code == 403
+    assert browser.post("/app/signout", data={}).status_code == 403
+    assert api.get(f"/v1/agents/{agent['id']}").json()["name"] == "Reminder"
+    assert api.get("/v1/conversations").json()["data"] == []
+
+
+def test_the_agent_form_saves_a_new_version_and_the_preview_renders_sample_variables(
+    browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    token = csrf_of(browser.get(f"/app/agents/{agent['id']}").text)
+    preview = browser.post(
+        f"/app/agents/{agent['id']}/preview",
+        data={"prompt": "Call {{ first_name }}.", "first_message": "Hi {{ nobody||there }}",
+              "variables": '{"first_name": "Ana"}'},
+        headers={"X-CSRF-Token": token},
+    ).json()
+    assert preview["prompt"] == {"text": "Call Ana.", "error": None}
+    assert preview["first_message"]["text"] == "Hi there"
+    r = browser.post(f"/app/agents/{agent['id']}", data={
+        "csrf_token": token, "name": "Renamed", "prompt": "New prompt", "first_message": "Hello"})
+    assert r.status_code == 303
+    saved = api.get(f"/v1/agents/{agent['id']}").json()
+    assert (saved["name"], saved["prompt"], saved["first_message"]) == ("Renamed", "New prompt", "Hello")
+    assert saved["version"] == 2
+    bad = browser.post(f"/app/agents/{agent['id']}", data={"csrf_token": token, "name": "", "prompt": "p"})
+    assert bad.status_code == 422
+
+
+def test_sign_out_ends_the_session(browser: httpx.Client) -> None:
+    token = csrf_of(browser.get("/app/agents").text)
+    r = browser.post("/app/signout", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/app/signin"
+    assert browser.get("/app/agents").status_code == 303
+
+
+def test_a_stolen_cookie_stops_working_after_sign_out(api_server: ApiServer, key: str) -> None:
+    browser = sign_in(api_server.base_url, key)
+    cookies = dict(browser.cookies)
+    token = csrf_of(browser.get("/app/agents").text)
+    browser.post("/app/signout", data={"csrf_token": token})
+    with httpx.Client(base_url=api_server.base_url, cookies=cookies, timeout=30) as thief:
+        assert thief.get("/app/agents").status_code == 303
+
+
+def test_user_text_is_escaped_in_agent_names_and_transcripts(
+    api_server: ApiServer, browser: httpx.Client, api: httpx.Client
+) -> None:
+    agent = api.post("/v1/agents", json={"name": SCRIPT, "prompt": "Hello"}).json()
+    call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552674"}).json()
+    set_call_columns(api_server.db_url, call["id"], transcript=[
+        {"role": "user", "text": f"my name is {SCRIPT}", "start_ms": 0, "end_ms": 900}])
+    for path in ("/app/agents", f"/app/agents/{agent['id']}", "/app/calls", f"/app/calls/{call['id']}"):
+        html = browser.get(path).text
+        assert SCRIPT not in html, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+
+
+def test_call_a_number_creates_a_call_from_the_dashboard(
+    browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    token = csrf_of(browser.get("/app/calls/new").text)
+    r = browser.post("/app/calls", data={
+        "csrf_token": token, "agent_id": agent["id"], "to": "+14155552675", "variables": '{"first_name": "Ana"}'})
+    assert r.status_code == 303, r.text
+    calls = api.get("/v1/conversations", params={"call_source": "dashboard"}).json()["data"]
+    assert len(calls) == 1
+    assert r.headers["location"] == f"/app/calls/{calls[0]['id']}"
+    assert (calls[0]["to"], calls[0]["variables"]["first_name"]) == ("+14155552675", "Ana")
+    refused = browser.post("/app/calls", data={"csrf_token": token, "agent_id": agent["id"], "to": "not a number"})
+    assert refused.status_code == 422
+
+
+def test_the_live_view_streams_the_transcript_and_ends_with_the_call(
+    api_server: ApiServer, browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552676"}).json()
+    set_call_columns(api_server.db_url, call["id"], status="completed", transcript=[
+        {"role": "agent", "text": "Hi there!", "start_ms": 0, "end_ms": 900}])
+    with browser.stream("GET", f"/app/calls/{call['id']}/events") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        body = "".join(r.iter_text())
+    assert "event: turn" in body and "Hi there!" in body
+    assert body.rstrip().endswith('data: {"status": "completed"}')
