@@ -209,3 +209,27 @@ def test_the_live_view_streams_the_transcript_and_ends_with_the_call(
         body = "".join(r.iter_text())
     assert "event: turn" in body and "Hi there!" in body
     assert body.rstrip().endswith('data: {"status": "completed"}')
+
+
+def test_a_campaign_is_created_from_the_form_and_a_csv_upload_reports_every_row(
+    browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    token = csrf_of(browser.get("/app/campaigns").text)
+    r = browser.post("/app/campaigns", data={"csrf_token": token, "name": "Autumn", "agent_id": agent["id"],
+                                             "max_concurrency": "2"})
+    assert r.status_code == 303, r.text
+    campaign_id = r.headers["location"].rsplit("/", 1)[1]
+    campaign = api.get(f"/v1/campaigns/{campaign_id}").json()
+    assert (campaign["name"], campaign["max_concurrency"]) == ("Autumn", 2)
+    csv = f"phone_number,first_name\n+14155552691,Ana\nnot-a-number,{SCRIPT}\n".encode()
+    page = browser.post(f"/app/campaigns/{campaign_id}/contacts", data={"csrf_token": token},
+                        files={"file": ("leads.csv", csv, "text/csv")})
+    assert page.status_code == 200, page.text
+    assert "Accepted 1 of 2 rows" in page.text
+    assert SCRIPT not in page.text
+    forged = browser.post(f"/app/campaigns/{campaign_id}/contacts", data={"csrf_token": "forged"},
+                          files={"file": ("leads.csv", b"phone_number\n+14155552692\n", "text/csv")})
+    assert forged.status_code == 403
+    assert api.get(f"/v1/campaigns/{campaign_id}").json()["progress"]["total"] == 1
+    bad = browser.post("/app/campaigns", data={"csrf_token": token, "name": "", "agent_id": agent["id"]})
+    assert bad.status_code == 422

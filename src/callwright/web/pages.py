@@ -13,16 +13,18 @@ from typing import Annotated, Any, cast, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
 
 from callwright.api.deps import Services, get_services
 from callwright.domain.agent import AgentUpdate
 from callwright.domain.analytics import GroupBy
 from callwright.domain.call import CallStatus
+from callwright.domain.campaign import CampaignCreate
 from callwright.services import agents as agent_service
 from callwright.services import analytics as analytics_service
+from callwright.services import campaign_ingest, dashboard_sessions
 from callwright.services import campaigns as campaign_service
 from callwright.services import conversations as read
-from callwright.services import dashboard_sessions
 from callwright.services.calls import NewCall
 from callwright.services.errors import NotFound, ServiceError
 from callwright.services.webhooks import deliveries as delivery_service
@@ -58,6 +60,13 @@ def _opt_date(value: str | None) -> datetime | None:
     except ValueError:
         raise HTTPException(422, f"not a date: {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
+
+
+def _problem(exc: Exception) -> str:
+    """A refusal in words: pydantic's errors as "field: message" lines, others as they are."""
+    if isinstance(exc, ValidationError):
+        return "\n".join(f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in exc.errors())
+    return str(exc)
 
 
 def _see(url: str) -> RedirectResponse:
@@ -149,9 +158,9 @@ async def agent_edit(agent_id: str, request: Request, session: FormSession, svc:
     except ServiceError as exc:
         if isinstance(exc, NotFound):
             raise
-        return await _agent_page(session, svc, aid, error=str(exc))
+        return await _agent_page(session, svc, aid, error=_problem(exc))
     except ValueError as exc:
-        return await _agent_page(session, svc, aid, error=str(exc))
+        return await _agent_page(session, svc, aid, error=_problem(exc))
     return _see(f"/app/agents/{aid}")
 
 
@@ -223,7 +232,7 @@ async def call_create(request: Request, session: FormSession, svc: Svc) -> Respo
         agents, _ = await agent_service.list_agents(
             svc.db, session.principal.org_id, 200, None, False, box=svc.secrets
         )
-        message = str(exc.as_detail() if hasattr(exc, "as_detail") else exc)
+        message = _problem(exc)
         return page("call_new.html", session, status_code=422, agents=agents, error=message, form=fields)
     return _see(f"/app/calls/{call.id}")
 
@@ -321,21 +330,101 @@ async def call_events(call_id: str, session: Session, svc: Svc) -> StreamingResp
 
 # ---- campaigns ---------------------------------------------------------------------------------
 
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+async def _campaigns_page(
+    session: Session, svc: Services, *, error: str | None = None, form: dict[str, str] | None = None
+) -> Response:
+    org_id = session.principal.org_id
+    data, _ = await campaign_service.list_campaigns(svc.db, org_id, 200, None)
+    agents, _ = await agent_service.list_agents(svc.db, org_id, 200, None, False, box=svc.secrets)
+    return page(
+        "campaigns.html", session, status_code=422 if error else 200, campaigns=data, agents=agents,
+        error=error, form=form or {},
+    )
+
+
 @router.get("/campaigns")
 async def campaigns_page(session: Session, svc: Svc) -> Response:
-    data, _ = await campaign_service.list_campaigns(svc.db, session.principal.org_id, 200, None)
-    return page("campaigns.html", session, campaigns=data)
+    return await _campaigns_page(session, svc)
+
+
+@router.post("/campaigns")
+async def campaign_create(request: Request, session: FormSession, svc: Svc) -> Response:
+    """Create a campaign from the form, validated as ``POST /v1/campaigns`` validates its body."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    body: dict[str, Any] = {"name": form.get("name", ""), "agent_id": form.get("agent_id", "")}
+    for name in ("call_source", "context"):
+        if form.get(name, "").strip():
+            body[name] = form[name].strip()
+    if form.get("max_concurrency", "").strip():
+        value = form["max_concurrency"].strip()
+        body["max_concurrency"] = int(value) if value.isdigit() else value
+    try:
+        campaign = await campaign_service.create(svc.db, session.principal.org_id, CampaignCreate.model_validate(body))
+    except NotFound:
+        return await _campaigns_page(session, svc, error="no such agent", form=form)
+    except (ServiceError, ValueError) as exc:
+        return await _campaigns_page(session, svc, error=_problem(exc), form=form)
+    return _see(f"/app/campaigns/{campaign.id}")
+
+
+async def _campaign_page(
+    session: Session, svc: Services, campaign_id: uuid.UUID, *, report: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> Response:
+    org_id = session.principal.org_id
+    campaign = await campaign_service.get(svc.db, org_id, campaign_id)
+    rows, _ = await campaign_service.list_rows(svc.db, org_id, campaign_id, 500, None, None)
+    return page(
+        "campaign.html", session, status_code=422 if error else 200, campaign=campaign, rows=rows,
+        report=report, error=error,
+    )
 
 
 @router.get("/campaigns/{campaign_id}")
 async def campaign_page(campaign_id: str, session: Session, svc: Svc) -> Response:
+    return await _campaign_page(session, svc, _uuid(campaign_id))
+
+
+@router.post("/campaigns/{campaign_id}/contacts")
+async def campaign_upload(campaign_id: str, request: Request, session: FormSession, svc: Svc) -> Response:
+    """A CSV from the upload form, through the API's ingest: the page shows what was accepted and,
+    row by row, what was not (a file-level fault shows the rows stored before it)."""
     org_id = session.principal.org_id
-    campaign = await campaign_service.get(svc.db, org_id, _uuid(campaign_id))
-    rows, _ = await campaign_service.list_rows(svc.db, org_id, _uuid(campaign_id), 500, None, None)
-    return page("campaign.html", session, campaign=campaign, rows=rows)
+    cid = _uuid(campaign_id)
+    campaign = await campaign_service.check_uploadable(svc.db, org_id, cid)
+    upload = (await request.form()).get("file")
+    if upload is None or isinstance(upload, str):
+        return await _campaign_page(session, svc, cid, error="choose a CSV file to upload")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await upload.read(64 * 1024):
+            yield chunk
+
+    region = campaign.default_region or svc.settings.default_country
+    try:
+        report = await campaign_ingest.ingest_csv(
+            svc.db, org_id, cid, chunks(), default_region=region, max_bytes=MAX_UPLOAD_BYTES
+        )
+    except campaign_ingest.CsvFileError as exc:
+        if exc.report is not None:
+            await campaign_service.rows_added(svc.db, org_id, cid)
+        partial = exc.report.to_json() if exc.report is not None else None
+        return await _campaign_page(session, svc, cid, report=partial, error=exc.msg)
+    await campaign_service.rows_added(svc.db, org_id, cid)
+    return await _campaign_page(session, svc, cid, report=report.to_json())
 
 
 CAMPAIGN_ACTIONS = ("start", "pause", "resume", "cancel")
+
+
+@router.post("/calls/{call_id}/deliveries/{delivery_id}/retry")
+async def delivery_retry(call_id: str, delivery_id: str, session: FormSession, svc: Svc) -> Response:
+    """Send a webhook delivery again, as ``POST /v1/webhook-deliveries/{id}/retry`` does."""
+    await delivery_service.retry_delivery(svc.db, session.principal.org_id, _uuid(delivery_id))
+    return _see(f"/app/calls/{call_id}")
 
 
 @router.post("/campaigns/{campaign_id}/{action}")

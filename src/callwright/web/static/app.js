@@ -62,7 +62,29 @@ function setUpLive(list) {
   });
 }
 
+// A CSV upload with a progress bar; the server's answer (the campaign page with its report) replaces this one.
+function setUpUpload(form) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const bar = form.querySelector("progress");
+    bar.hidden = false;
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total);
+    });
+    xhr.addEventListener("load", () => {
+      document.open();
+      document.write(xhr.responseText);
+      document.close();
+    });
+    xhr.send(new FormData(form));
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const upload = document.querySelector("form[data-upload]");
+  if (upload) setUpUpload(upload);
   const form = document.getElementById("agent-form");
   if (form && form.dataset.preview) setUpPreview(form);
   const list = document.getElementById("transcript");
