@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
 
 import httpx
 import pytest
@@ -233,3 +234,30 @@ def test_a_campaign_is_created_from_the_form_and_a_csv_upload_reports_every_row(
     assert api.get(f"/v1/campaigns/{campaign_id}").json()["progress"]["total"] == 1
     bad = browser.post("/app/campaigns", data={"csrf_token": token, "name": "", "agent_id": agent["id"]})
     assert bad.status_code == 422
+
+
+def test_the_recording_plays_for_its_own_organization_only(
+    api_server: ApiServer, browser: httpx.Client, api: httpx.Client, agent: dict[str, str], tmp_path: Path
+) -> None:
+    call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552677"}).json()
+    wav = tmp_path / "call.wav"
+    wav.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    set_call_columns(api_server.db_url, call["id"], status="completed", recording_path=str(wav))
+    page = browser.get(f"/app/calls/{call['id']}").text
+    assert f'<audio controls preload="none" src="/app/calls/{call["id"]}/recording">' in page
+    audio = browser.get(f"/app/calls/{call['id']}/recording")
+    assert (audio.status_code, audio.headers["content-type"]) == (200, "audio/wav")
+    assert audio.content == wav.read_bytes()
+    with closing(sign_in(api_server.base_url, new_key(api_server.db_url))) as stranger:
+        assert stranger.get(f"/app/calls/{call['id']}/recording").status_code == 404
+
+
+def test_a_queued_call_can_be_canceled_from_its_page(
+    browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155552678"}).json()
+    page = browser.get(f"/app/calls/{call['id']}").text
+    assert "Hang up / cancel" in page and f'data-events="/app/calls/{call["id"]}/events"' in page
+    r = browser.post(f"/app/calls/{call['id']}/cancel", data={"csrf_token": csrf_of(page)})
+    assert r.status_code == 303
+    assert api.get(f"/v1/calls/{call['id']}").json()["status"] == "canceled"
