@@ -261,3 +261,22 @@ def test_a_queued_call_can_be_canceled_from_its_page(
     r = browser.post(f"/app/calls/{call['id']}/cancel", data={"csrf_token": csrf_of(page)})
     assert r.status_code == 303
     assert api.get(f"/v1/calls/{call['id']}").json()["status"] == "canceled"
+
+
+def test_refusals_are_pages_not_json(browser: httpx.Client) -> None:
+    missing = browser.get("/app/calls/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Not found" in missing.text and "Sign out" in missing.text
+    forged = browser.post("/app/signout", data={"csrf_token": "forged"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+
+
+def test_a_campaign_action_that_does_not_apply_is_explained(
+    browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    campaign = api.post("/v1/campaigns", json={"name": "Winter", "agent_id": agent["id"]}).json()
+    page = browser.get(f"/app/campaigns/{campaign['id']}").text
+    r = browser.post(f"/app/campaigns/{campaign['id']}/resume", data={"csrf_token": csrf_of(page)})
+    assert r.status_code == 409 and "Not now" in r.text
+    assert api.get(f"/v1/campaigns/{campaign['id']}").json()["status"] == campaign["status"]

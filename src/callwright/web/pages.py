@@ -31,9 +31,10 @@ from callwright.services.webhooks import deliveries as delivery_service
 from callwright.services.webhooks import targets as target_service
 from callwright.templating import render_checked
 from callwright.web.auth import FormSession, Session, clear_cookie, optional_session, set_cookie
+from callwright.web.routing import DashboardRoute
 from callwright.web.views import page
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=DashboardRoute)
 Svc = Annotated[Services, Depends(get_services)]
 STATIC = Path(__file__).parent / "static"
 _STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
