@@ -23,9 +23,15 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def signin_token(browser: httpx.Client) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/app/signin").text)
+    assert match, "the sign-in form carries no CSRF token"
+    return match.group(1)
+
+
 def sign_in(base_url: str, key: str) -> httpx.Client:
     browser = httpx.Client(base_url=base_url, timeout=30)
-    r = browser.post("/app/signin", data={"api_key": key})
+    r = browser.post("/app/signin", data={"api_key": key, "csrf_token": signin_token(browser)})
     assert r.status_code == 303, r.text
     assert r.headers["location"] == "/app/calls"
     cookie = r.headers["set-cookie"].lower()
@@ -63,10 +69,14 @@ def test_a_valid_api_key_signs_in_and_a_bad_one_is_refused(api_server: ApiServer
     with httpx.Client(base_url=api_server.base_url, timeout=30) as anonymous:
         assert anonymous.get("/app/calls").status_code == 303  # to the sign-in page
         assert anonymous.get("/app/signin").status_code == 200
-        bad = anonymous.post("/app/signin", data={"api_key": "cw_live_not-a-key"})
+        token = signin_token(anonymous)
+        bad = anonymous.post("/app/signin", data={"api_key": "cw_live_not-a-key", "csrf_token": token})
         assert bad.status_code == 401
         assert "not valid" in bad.text
-        assert "set-cookie" not in bad.headers
+        assert "cw_dashboard" not in bad.headers.get("set-cookie", "")
+        # A sign-in form posted from elsewhere (no token of this browser) is refused even with a good key.
+        assert anonymous.post("/app/signin", data={"api_key": key}).status_code == 403
+        assert anonymous.post("/app/signin", data={"api_key": key, "csrf_token": "forged"}).status_code == 403
     with closing(sign_in(api_server.base_url, key)) as browser:
         page = browser.get("/app/calls")
         assert page.status_code == 200

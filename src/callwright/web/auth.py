@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -13,6 +14,7 @@ from callwright.services import dashboard_sessions
 from callwright.services.dashboard_sessions import SESSION_TTL, DashboardSession
 
 COOKIE = "cw_dashboard"
+SIGN_IN_COOKIE = "cw_signin"  # the sign-in form's CSRF token, before there is a session
 SIGN_IN = "/app/signin"
 
 
@@ -55,6 +57,25 @@ def set_cookie(response: Response, token: str, svc: Services) -> None:
         COOKIE, token, max_age=int(SESSION_TTL.total_seconds()), path="/app", httponly=True, samesite="lax",
         secure=svc.settings.public_url.startswith("https://"),
     )
+
+
+def new_sign_in_token() -> str:
+    """A double-submit token for the sign-in form, so another site cannot sign a browser in to
+    its own organization (login CSRF): the form's copy must match the cookie's."""
+    return secrets.token_urlsafe(32)
+
+
+def set_sign_in_cookie(response: Response, token: str, svc: Services) -> None:
+    response.set_cookie(
+        SIGN_IN_COOKIE, token, max_age=3600, path="/app", httponly=True, samesite="lax",
+        secure=svc.settings.public_url.startswith("https://"),
+    )
+
+
+def check_sign_in_token(request: Request, token: object) -> None:
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(403, "missing or invalid CSRF token: reload the sign-in page")
 
 
 def clear_cookie(response: Response) -> None:

@@ -30,7 +30,17 @@ from callwright.services.errors import NotFound, ServiceError
 from callwright.services.webhooks import deliveries as delivery_service
 from callwright.services.webhooks import targets as target_service
 from callwright.templating import render_checked
-from callwright.web.auth import FormSession, Session, clear_cookie, optional_session, set_cookie
+from callwright.web.auth import (
+    SIGN_IN_COOKIE,
+    FormSession,
+    Session,
+    check_sign_in_token,
+    clear_cookie,
+    new_sign_in_token,
+    optional_session,
+    set_cookie,
+    set_sign_in_cookie,
+)
 from callwright.web.routing import DashboardRoute
 from callwright.web.views import page
 
@@ -90,21 +100,30 @@ async def home(request: Request) -> RedirectResponse:
     return _see("/app/calls" if await optional_session(request) else "/app/signin")
 
 
+def _signin_page(svc: Services, *, error: str | None = None, status_code: int = 200) -> Response:
+    token = new_sign_in_token()
+    response = page("signin.html", None, status_code=status_code, error=error, signin_token=token)
+    set_sign_in_cookie(response, token, svc)
+    return response
+
+
 @router.get("/signin")
-async def signin_page() -> Response:
-    return page("signin.html", None, error=None)
+async def signin_page(svc: Svc) -> Response:
+    return _signin_page(svc)
 
 
 @router.post("/signin")
 async def signin(request: Request, svc: Svc) -> Response:
     form = await request.form()
+    check_sign_in_token(request, form.get("csrf_token"))
     key = form.get("api_key")
     made = await dashboard_sessions.sign_in(svc.db, svc.keys, key) if isinstance(key, str) else None
     if made is None:
-        return page("signin.html", None, status_code=401, error="That API key is not valid (or was revoked).")
+        return _signin_page(svc, status_code=401, error="That API key is not valid (or was revoked).")
     token, _ = made
     response = _see("/app/calls")
     set_cookie(response, token, svc)
+    response.delete_cookie(SIGN_IN_COOKIE, path="/app", httponly=True, samesite="lax")
     return response
 
 
