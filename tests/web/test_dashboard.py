@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import ApiServer
+from tests.context_endpoint import ContextEndpoint
 from tests.support import client_for, new_key, set_call_columns
 
 SCRIPT = "<script>alert(1)</script>"
@@ -290,3 +291,33 @@ def test_a_campaign_action_that_does_not_apply_is_explained(
     r = browser.post(f"/app/campaigns/{campaign['id']}/resume", data={"csrf_token": csrf_of(page)})
     assert r.status_code == 409 and "Not now" in r.text
     assert api.get(f"/v1/campaigns/{campaign['id']}").json()["status"] == campaign["status"]
+
+
+def test_an_agent_is_created_from_the_form(browser: httpx.Client, api: httpx.Client) -> None:
+    token = csrf_of(browser.get("/app/agents").text)
+    r = browser.post("/app/agents", data={"csrf_token": token, "name": "Front desk", "prompt": "Be kind.",
+                                          "first_message": "Hello {{ first_name||there }}"})
+    assert r.status_code == 303, r.text
+    agent = api.get(f"/v1/agents/{r.headers['location'].rsplit('/', 1)[1]}").json()
+    assert (agent["name"], agent["prompt"]) == ("Front desk", "Be kind.")
+    assert agent["first_message"] == "Hello {{ first_name||there }}"
+    broken = browser.post("/app/agents", data={"csrf_token": token, "name": "Bad", "prompt": "{% if %}"})
+    assert broken.status_code == 422
+    assert [a["name"] for a in api.get("/v1/agents").json()["data"]] == ["Front desk"]
+
+
+def test_the_dynamic_context_test_button_reports_status_latency_and_variables(
+    private_urls_server: ApiServer,
+) -> None:
+    key = new_key(private_urls_server.db_url)
+    with ContextEndpoint() as endpoint, client_for(private_urls_server.base_url, key) as api, \
+            closing(sign_in(private_urls_server.base_url, key)) as browser:
+        endpoint.reply({"tier": "gold"})
+        agent = api.post("/v1/agents", json={"name": "Ctx", "dynamic_context": {"enabled": True, "url": endpoint.url}})
+        page = browser.get(f"/app/agents/{agent.json()['id']}").text
+        assert 'id="context-test"' in page
+        url = f"/app/agents/{agent.json()['id']}/context-test"
+        assert browser.post(url).status_code == 403
+        result = browser.post(url, headers={"X-CSRF-Token": csrf_of(page)}).json()
+    assert (result["ok"], result["status_code"], result["variables"]) == (True, 200, {"tier": "gold"})
+    assert result["latency_ms"] > 0

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import ValidationError
 
 from callwright.api.deps import Services, get_services
-from callwright.domain.agent import AgentUpdate
+from callwright.domain.agent import AgentCreate, AgentUpdate, DynamicContextTest
 from callwright.domain.analytics import GroupBy
 from callwright.domain.call import CallStatus
 from callwright.domain.campaign import CampaignCreate
@@ -26,6 +26,7 @@ from callwright.services import campaign_ingest, dashboard_sessions
 from callwright.services import campaigns as campaign_service
 from callwright.services import conversations as read
 from callwright.services.calls import NewCall
+from callwright.services.dynamic_context import run_context_test
 from callwright.services.errors import NotFound, ServiceError
 from callwright.services.webhooks import deliveries as delivery_service
 from callwright.services.webhooks import targets as target_service
@@ -137,10 +138,31 @@ async def signout(session: FormSession, svc: Svc) -> Response:
 
 # ---- agents ------------------------------------------------------------------------------------
 
+async def _agents_page(
+    session: Session, svc: Services, *, error: str | None = None, form: dict[str, str] | None = None
+) -> Response:
+    data, _ = await agent_service.list_agents(svc.db, session.principal.org_id, 200, None, False, box=svc.secrets)
+    return page("agents.html", session, status_code=422 if error else 200, agents=data, error=error, form=form or {})
+
+
 @router.get("/agents")
 async def agents_page(session: Session, svc: Svc) -> Response:
-    data, _ = await agent_service.list_agents(svc.db, session.principal.org_id, 200, None, False, box=svc.secrets)
-    return page("agents.html", session, agents=data)
+    return await _agents_page(session, svc)
+
+
+@router.post("/agents")
+async def agent_create(request: Request, session: FormSession, svc: Svc) -> Response:
+    """A new agent from name, prompt and first message; the rest keeps the API's defaults."""
+    form = {k: v.replace("\r\n", "\n") for k, v in (await request.form()).items() if isinstance(v, str)}
+    body = {k: form[k] for k in ("name", "prompt", "first_message") if form.get(k)}
+    try:
+        agent = await agent_service.create_agent(
+            svc.db, session.principal.org_id, AgentCreate.model_validate(body), box=svc.secrets,
+            allow_private_urls=svc.settings.allow_private_urls,
+        )
+    except (ServiceError, ValueError) as exc:
+        return await _agents_page(session, svc, error=_problem(exc), form=form)
+    return _see(f"/app/agents/{agent.id}")
 
 
 async def _agent_page(session: Session, svc: Services, agent_id: uuid.UUID, *, error: str | None = None) -> Response:
@@ -202,6 +224,19 @@ async def agent_preview(agent_id: str, request: Request, session: FormSession, s
         text, error = render_checked(source if isinstance(source, str) else "", variables)
         out[name] = {"text": text, "error": error}
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/agents/{agent_id}/context-test")
+async def agent_context_test(agent_id: str, session: FormSession, svc: Svc) -> JSONResponse:
+    """The **Test** button: the saved dynamic-context request with sample values, as the API's
+    ``POST /v1/agents/{id}/dynamic-context/test`` runs it (status, latency, variables or error)."""
+    result = await run_context_test(
+        svc.db, svc.http, svc.secrets, session.principal.org_id, _uuid(agent_id), DynamicContextTest()
+    )
+    return JSONResponse({
+        "ok": result.ok, "status_code": result.status_code, "latency_ms": round(result.latency_ms, 1),
+        "variables": result.variables, "error": result.error,
+    }, headers={"Cache-Control": "no-store"})
 
 
 # ---- calls -------------------------------------------------------------------------------------

@@ -82,7 +82,31 @@ function setUpUpload(form) {
   });
 }
 
+// The dynamic-context Test button: status, latency, variables or error, shown as text.
+function setUpContextTest(button) {
+  const out = document.getElementById("context-result");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    out.hidden = false;
+    out.textContent = "Testing…";
+    try {
+      const response = await fetch(button.dataset.url, {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() },
+      });
+      const r = await response.json();
+      const head = (r.ok ? "OK" : "Failed") + (r.status_code ? " · HTTP " + r.status_code : "") +
+        (r.latency_ms !== undefined ? " · " + r.latency_ms + " ms" : "");
+      out.textContent = head + "\n" + (r.error ? r.error : JSON.stringify(r.variables, null, 2));
+      out.classList.toggle("bad", !r.ok);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const test = document.getElementById("context-test");
+  if (test) setUpContextTest(test);
   const upload = document.querySelector("form[data-upload]");
   if (upload) setUpUpload(upload);
   const form = document.getElementById("agent-form");
