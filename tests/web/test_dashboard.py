@@ -321,3 +321,28 @@ def test_the_dynamic_context_test_button_reports_status_latency_and_variables(
         result = browser.post(url, headers={"X-CSRF-Token": csrf_of(page)}).json()
     assert (result["ok"], result["status_code"], result["variables"]) == (True, 200, {"tier": "gold"})
     assert result["latency_ms"] > 0
+
+
+def test_a_webhook_target_is_added_and_its_secret_is_shown_once(private_urls_server: ApiServer) -> None:
+    key = new_key(private_urls_server.db_url)
+    with client_for(private_urls_server.base_url, key) as api, \
+            closing(sign_in(private_urls_server.base_url, key)) as browser:
+        agent = api.post("/v1/agents", json={"name": "Hooks", "prompt": "Hi"}).json()
+        page = browser.get(f"/app/agents/{agent['id']}").text
+        added = browser.post(f"/app/agents/{agent['id']}/webhooks", data={
+            "csrf_token": csrf_of(page), "url": "http://127.0.0.1:9/hook", "events": ["call.ended"],
+            "include_transcript": "on"})
+        assert added.status_code == 200, added.text
+        secret = re.search(r"shown only this once: <code>(whsec_[^<]+)</code>", added.text)
+        assert secret
+        assert secret.group(1) not in browser.get(f"/app/agents/{agent['id']}").text
+        targets = api.get(f"/v1/agents/{agent['id']}/webhooks").json()
+    targets = targets["data"] if isinstance(targets, dict) else targets
+    assert [(t["url"], t["events"]) for t in targets] == [("http://127.0.0.1:9/hook", ["call.ended"])]
+
+
+def test_analytics_by_source_counts_dashboard_calls(browser: httpx.Client, agent: dict[str, str]) -> None:
+    token = csrf_of(browser.get("/app/calls/new").text)
+    browser.post("/app/calls", data={"csrf_token": token, "agent_id": agent["id"], "to": "+14155552679"})
+    page = browser.get("/app/analytics?group_by=call_source").text
+    assert "<title>dashboard: 1 calls</title>" in page

@@ -20,6 +20,7 @@ from callwright.domain.agent import AgentCreate, AgentUpdate, DynamicContextTest
 from callwright.domain.analytics import GroupBy
 from callwright.domain.call import CallStatus
 from callwright.domain.campaign import CampaignCreate
+from callwright.domain.webhook import WebhookTargetIn
 from callwright.services import agents as agent_service
 from callwright.services import analytics as analytics_service
 from callwright.services import campaign_ingest, dashboard_sessions
@@ -165,7 +166,9 @@ async def agent_create(request: Request, session: FormSession, svc: Svc) -> Resp
     return _see(f"/app/agents/{agent.id}")
 
 
-async def _agent_page(session: Session, svc: Services, agent_id: uuid.UUID, *, error: str | None = None) -> Response:
+async def _agent_page(
+    session: Session, svc: Services, agent_id: uuid.UUID, *, error: str | None = None, new_secret: str | None = None
+) -> Response:
     org_id = session.principal.org_id
     agent = await agent_service.get_agent(svc.db, org_id, agent_id, box=svc.secrets)
     versions = await agent_service.list_versions(svc.db, org_id, agent_id, box=svc.secrets)
@@ -173,7 +176,7 @@ async def _agent_page(session: Session, svc: Services, agent_id: uuid.UUID, *, e
     settings = agent.model_dump(mode="json", exclude={"id", "version_id", "version", "created_at", "updated_at"})
     return page(
         "agent.html", session, status_code=422 if error else 200, agent=agent, settings=settings,
-        versions=versions, targets=targets, error=error, samples=json.dumps(SAMPLE_VARIABLES),
+        versions=versions, targets=targets, error=error, samples=json.dumps(SAMPLE_VARIABLES), new_secret=new_secret,
     )
 
 
@@ -224,6 +227,31 @@ async def agent_preview(agent_id: str, request: Request, session: FormSession, s
         text, error = render_checked(source if isinstance(source, str) else "", variables)
         out[name] = {"text": text, "error": error}
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/agents/{agent_id}/webhooks")
+async def agent_webhook_create(agent_id: str, request: Request, session: FormSession, svc: Svc) -> Response:
+    """Add a webhook target; its signing secret is on this response's page only, never again."""
+    aid = _uuid(agent_id)
+    form = await request.form()
+    body: dict[str, Any] = {
+        "url": str(form.get("url") or "").strip(),
+        "include_transcript": form.get("include_transcript") == "on",
+        "include_recording": form.get("include_recording") == "on",
+    }
+    events = [e for e in form.getlist("events") if isinstance(e, str)]
+    if events:
+        body["events"] = events
+    try:
+        target = await target_service.create_target(
+            svc.db, svc.secrets, session.principal.org_id, aid, WebhookTargetIn.model_validate(body),
+            svc.settings.allow_private_urls,
+        )
+    except NotFound:
+        raise
+    except (ServiceError, ValueError) as exc:
+        return await _agent_page(session, svc, aid, error=_problem(exc))
+    return await _agent_page(session, svc, aid, new_secret=target.secret)
 
 
 @router.post("/agents/{agent_id}/context-test")
