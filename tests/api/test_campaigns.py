@@ -168,3 +168,15 @@ def test_rows_are_listed_in_file_order_a_page_at_a_time(api: httpx.Client, agent
     assert [r["row"] for r in page["data"]] == [2, 3]
     nxt = api.get(f"/v1/campaigns/{c['id']}/contacts", params={"limit": 2, "after_row": page["next_cursor"]}).json()
     assert [r["row"] for r in nxt["data"]] == [4, 5]
+
+
+def test_a_multipart_form_field_holding_the_csv_text_is_accepted(api: httpx.Client, agent: dict[str, Any]) -> None:
+    c = campaign(api, agent)
+    r = api.post(f"/v1/campaigns/{c['id']}/contacts", files={"file": (None, "phone\n+14155550131\n")})
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+
+
+def test_an_unknown_row_state_filter_is_a_422(api: httpx.Client, agent: dict[str, Any]) -> None:
+    c = campaign(api, agent)
+    assert api.get(f"/v1/campaigns/{c['id']}/contacts", params={"state": "lost"}).status_code == 422

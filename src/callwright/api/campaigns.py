@@ -16,6 +16,7 @@ from callwright.domain.campaign import (
     CampaignPage,
     CampaignRowPage,
     CampaignUploadReport,
+    RowState,
 )
 from callwright.services import campaign_ingest
 from callwright.services import campaigns as service
@@ -34,6 +35,7 @@ CSV_BODY = {
                 "type": "object",
                 "properties": {"file": {"type": "string", "format": "binary"}},
                 "required": ["file"],
+                "additionalProperties": False,
             }
         },
     },
@@ -83,7 +85,7 @@ async def list_campaign_rows(
     after_row: Annotated[
         int | None, Query(ge=0, le=2**31 - 1, description="`next_cursor` of the previous page.")
     ] = None,
-    state: Annotated[str | None, Query(max_length=20, description="Only rows in this state.")] = None,
+    state: Annotated[RowState | None, Query(description="Only rows in this state.")] = None,
 ) -> CampaignRowPage:
     """Each row with its state, attempts, last conversation and errors, in file order."""
     data, nxt = await service.list_rows(svc.db, org.org_id, campaign_id, limit, after_row, state)
@@ -111,10 +113,17 @@ async def upload_campaign_rows(campaign_id: CampaignId, request: Request, org: O
 async def _csv_chunks(request: Request) -> AsyncIterator[bytes]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=5)
+        form = await request.form(max_files=1, max_fields=1)
         upload = form.get("file")
-        if upload is None or isinstance(upload, str):
+        if upload is None:
             raise InvalidInput(["body", "file"], "the multipart body needs a `file` part holding the CSV")
+        if isinstance(upload, str):  # the CSV sent as a plain form field rather than a file
+            text = upload.encode()
+
+            async def from_field() -> AsyncIterator[bytes]:
+                yield text
+
+            return from_field()
 
         async def from_file() -> AsyncIterator[bytes]:
             try:
