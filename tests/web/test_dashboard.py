@@ -346,3 +346,19 @@ def test_analytics_by_source_counts_dashboard_calls(browser: httpx.Client, agent
     browser.post("/app/calls", data={"csrf_token": token, "agent_id": agent["id"], "to": "+14155552679"})
     page = browser.get("/app/analytics?group_by=call_source").text
     assert "<title>dashboard: 1 calls</title>" in page
+
+
+def test_campaign_progress_streams_until_the_campaign_is_over(
+    api_server: ApiServer, browser: httpx.Client, api: httpx.Client, agent: dict[str, str]
+) -> None:
+    campaign = api.post("/v1/campaigns", json={"name": "Stream", "agent_id": agent["id"]}).json()
+    api.post(f"/v1/campaigns/{campaign['id']}/contacts", content="phone_number\n+14155552693\n",
+             headers={"Content-Type": "text/csv"})
+    assert api.post(f"/v1/campaigns/{campaign['id']}/cancel").status_code == 200
+    with browser.stream("GET", f"/app/campaigns/{campaign['id']}/events") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        body = "".join(r.iter_text())
+    assert "event: progress" in body and '"total": 1' in body
+    assert body.rstrip().endswith('data: {"status": "canceled"}')
+    with closing(sign_in(api_server.base_url, new_key(api_server.db_url))) as stranger:
+        assert stranger.get(f"/app/campaigns/{campaign['id']}/events").status_code == 404

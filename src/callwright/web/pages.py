@@ -500,6 +500,35 @@ async def campaign_upload(campaign_id: str, request: Request, session: FormSessi
     return await _campaign_page(session, svc, cid, report=report.to_json())
 
 
+@router.get("/campaigns/{campaign_id}/events")
+async def campaign_events(campaign_id: str, session: Session, svc: Svc) -> StreamingResponse:
+    """Server-Sent Events for the campaign page: its status and progress whenever they change,
+    until the campaign is over (completed or canceled)."""
+    cid = _uuid(campaign_id)
+    org_id = session.principal.org_id
+    await campaign_service.get(svc.db, org_id, cid)  # 404 before the stream for another org's campaign
+
+    async def stream() -> AsyncIterator[str]:
+        last = ""
+        for _ in range(3600):  # an hour at most per connection; EventSource reconnects
+            try:
+                campaign = await campaign_service.get(svc.db, org_id, cid)
+            except NotFound:
+                return
+            now = json.dumps({"status": campaign.status, "progress": campaign.progress.model_dump(mode="json")})
+            if now != last:
+                last = now
+                yield f"event: progress\ndata: {now}\n\n"
+            if campaign.status in ("completed", "canceled"):
+                yield _sse("end", {"status": campaign.status})
+                return
+            yield ": keep-alive\n\n"
+            await asyncio.sleep(1.0)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
 CAMPAIGN_ACTIONS = ("start", "pause", "resume", "cancel")
 
 

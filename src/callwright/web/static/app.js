@@ -104,7 +104,25 @@ function setUpContextTest(button) {
   });
 }
 
+// Live campaign progress: Server-Sent Events with the status and the rows per state.
+function setUpCampaign(heading) {
+  const source = new EventSource(heading.dataset.events);
+  source.addEventListener("progress", (e) => {
+    const data = JSON.parse(e.data);
+    const p = data.progress;
+    document.getElementById("campaign-status").textContent = data.status;
+    document.getElementById("progress-summary").textContent =
+      p.total + " rows · " + p.attempts + " calls placed · " + p.live_calls + " live";
+    for (const cell of document.querySelectorAll("[data-state]")) {
+      cell.textContent = String(p.by_state[cell.dataset.state] || 0);
+    }
+  });
+  source.addEventListener("end", () => source.close());
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const progress = document.getElementById("progress");
+  if (progress && progress.dataset.events) setUpCampaign(progress);
   const test = document.getElementById("context-test");
   if (test) setUpContextTest(test);
   const upload = document.querySelector("form[data-upload]");
