@@ -281,13 +281,14 @@ async def calls_page(
         created_after=_opt_date(created_after), created_before=_opt_date(created_before),
     )
     agents, _ = await agent_service.list_agents(svc.db, org_id, 200, None, True, box=svc.secrets)
+    campaigns, _ = await campaign_service.list_campaigns(svc.db, org_id, 200, None)
     filters = {
         "status": status, "agent_id": agent_id, "campaign_id": campaign_id, "call_source": call_source,
         "created_after": created_after, "created_before": created_before,
     }
     return page(
         "calls.html", session, calls=data, next_cursor=nxt, filters=filters, statuses=STATUSES,
-        agent_names={a.id: a.name for a in agents}, agents=agents,
+        agent_names={a.id: a.name for a in agents}, agents=agents, campaigns=campaigns,
     )
 
 
@@ -376,8 +377,13 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
+async def _signed_out(request: Request, tick: int) -> bool:
+    """Every 20th tick of a stream: has its session ended (sign-out, expiry, revoked key)?"""
+    return tick % 20 == 19 and await optional_session(request) is None
+
+
 @router.get("/calls/{call_id}/events")
-async def call_events(call_id: str, session: Session, svc: Svc) -> StreamingResponse:
+async def call_events(call_id: str, request: Request, session: Session, svc: Svc) -> StreamingResponse:
     """Server-Sent Events for the live view: new transcript turns, status changes and the call's
     events, read server-side from the row the media session keeps current, until the call ends."""
     cid = _uuid(call_id)
@@ -388,9 +394,9 @@ async def call_events(call_id: str, session: Session, svc: Svc) -> StreamingResp
     async def stream() -> AsyncIterator[str]:
         turns = events = 0
         status = ""
-        for _ in range(3600 * 2):  # an hour at most per connection; EventSource reconnects
+        for tick in range(3600 * 2):  # an hour at most per connection; EventSource reconnects
             state = await dashboard_sessions.live_state(svc.db, org_id, cid, events)
-            if state is None:
+            if state is None or await _signed_out(request, tick):
                 return
             for turn in state.transcript[turns:]:
                 yield _sse("turn", turn)
@@ -501,7 +507,7 @@ async def campaign_upload(campaign_id: str, request: Request, session: FormSessi
 
 
 @router.get("/campaigns/{campaign_id}/events")
-async def campaign_events(campaign_id: str, session: Session, svc: Svc) -> StreamingResponse:
+async def campaign_events(campaign_id: str, request: Request, session: Session, svc: Svc) -> StreamingResponse:
     """Server-Sent Events for the campaign page: its status and progress whenever they change,
     until the campaign is over (completed or canceled)."""
     cid = _uuid(campaign_id)
@@ -510,7 +516,9 @@ async def campaign_events(campaign_id: str, session: Session, svc: Svc) -> Strea
 
     async def stream() -> AsyncIterator[str]:
         last = ""
-        for _ in range(3600):  # an hour at most per connection; EventSource reconnects
+        for tick in range(3600):  # an hour at most per connection; EventSource reconnects
+            if await _signed_out(request, tick):
+                return
             try:
                 campaign = await campaign_service.get(svc.db, org_id, cid)
             except NotFound:
