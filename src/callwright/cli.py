@@ -44,6 +44,8 @@ def serve(
     options: dict[str, Any] = dict(
         host=settings.host, port=settings.port, log_config=None, access_log=False, ws_ping_interval=None
     )
+    base = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    typer.echo(f"Dashboard: {base}/app (sign in with an API key)")
     if workers == 1:
         uvicorn.run(create_app(settings), **options)
         return
