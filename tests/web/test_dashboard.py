@@ -219,7 +219,8 @@ def test_the_live_view_streams_the_transcript_and_ends_with_the_call(
     with browser.stream("GET", f"/app/calls/{call['id']}/events") as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         body = "".join(r.iter_text())
-    assert "event: turn" in body and "Hi there!" in body
+    assert "event: turn" in body and '"index": 0' in body and "Hi there!" in body
+    assert "event: transcript" in body
     assert body.rstrip().endswith('data: {"status": "completed"}')
 
 

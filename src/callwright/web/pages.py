@@ -392,15 +392,18 @@ async def call_events(call_id: str, request: Request, session: Session, svc: Svc
         raise NotFound("no such call")
 
     async def stream() -> AsyncIterator[str]:
-        turns = events = 0
+        sent: list[dict[str, Any]] = []
+        events = 0
         status = ""
         for tick in range(3600 * 2):  # an hour at most per connection; EventSource reconnects
             state = await dashboard_sessions.live_state(svc.db, org_id, cid, events)
             if state is None or await _signed_out(request, tick):
                 return
-            for turn in state.transcript[turns:]:
-                yield _sse("turn", turn)
-            turns = max(turns, len(state.transcript))
+            # A turn grows while it is spoken: send each new or changed turn with its index.
+            for index, turn in enumerate(state.transcript):
+                if index >= len(sent) or sent[index] != turn:
+                    yield _sse("turn", {"index": index, **turn})
+            sent = list(state.transcript)
             for event in state.events:
                 yield _sse("event", event)
             events += len(state.events)
@@ -408,6 +411,8 @@ async def call_events(call_id: str, request: Request, session: Session, svc: Svc
                 status = state.status
                 yield _sse("status", {"status": status})
             if state.ended:
+                # The stored transcript is final (merged, redacted): it replaces the live one.
+                yield _sse("transcript", state.transcript)
                 yield _sse("end", {"status": status})
                 return
             yield ": keep-alive\n\n"

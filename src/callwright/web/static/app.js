@@ -33,24 +33,28 @@ function setUpPreview(form) {
 }
 
 // The live view of a call in progress: Server-Sent Events from the server, no polling.
+function turnItem(turn) {
+  const li = document.createElement("li");
+  li.className = "turn turn-" + (turn.role === "user" ? "user" : "agent");
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = turn.role;
+  li.append(who, " " + turn.text);  // text nodes: never parsed as HTML
+  return li;
+}
+
 function setUpLive(list) {
   const source = new EventSource(list.dataset.events);
   const status = document.getElementById("call-status");
-  let shown = list.children.length;
-  let received = 0;
-  source.addEventListener("open", () => { received = 0; });  // a reconnect replays from the start
   source.addEventListener("turn", (e) => {
-    received += 1;
-    if (received <= shown) return;  // already rendered by the server
+    // A turn grows while it is spoken: the server sends it again, with its index, when it changes.
     const turn = JSON.parse(e.data);
-    const li = document.createElement("li");
-    li.className = "turn turn-" + (turn.role === "user" ? "user" : "agent");
-    const who = document.createElement("span");
-    who.className = "who";
-    who.textContent = turn.role;
-    li.append(who, " " + turn.text);
-    list.append(li);
-    shown += 1;
+    const li = turnItem(turn);
+    const old = list.children[turn.index];
+    if (old) { old.replaceWith(li); } else { list.append(li); }
+  });
+  source.addEventListener("transcript", (e) => {
+    list.replaceChildren(...JSON.parse(e.data).map(turnItem));
   });
   source.addEventListener("status", (e) => {
     if (status) { status.textContent = JSON.parse(e.data).status; }
