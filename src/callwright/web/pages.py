@@ -7,7 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, cast, get_args
 
@@ -72,7 +72,7 @@ def _opt_date(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise HTTPException(422, f"not a date: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # a date picker gives a UTC day
 
 
 def _problem(exc: Exception) -> str:
