@@ -140,7 +140,8 @@ async def run_demo(settings: Settings, keep_serving: bool, console: Console | No
         if keep_serving:
             console.print(
                 f"\nThe server keeps running. API key for organization 'demo':\n  [bold]{key}[/]\n"
-                f"Try: curl -H 'Authorization: Bearer {key}' {base}/v1/conversations\nPress Ctrl-C to stop."
+                f"Try: curl -H 'Authorization: Bearer {key}' {base}/v1/conversations\n"
+                f"Dashboard: {base}/app (sign in with this key)\nPress Ctrl-C to stop."
             )
             await serve_task
         return final
