@@ -101,3 +101,13 @@ def test_when_the_words_can_settle_the_answer_the_model_alone_does_not_end_the_t
     (paused,) = [s for s in signals if isinstance(s, SpeechPaused)]
     assert ear.judge(paused.utterance, paused.pause, 0.95) is None
     assert ear.in_speech
+
+
+def test_an_utterance_that_interrupted_the_agent_never_ends_on_the_short_silence() -> None:
+    ear = listener()
+    signals = feed(ear, gap(0.1) + vowel(0.5))
+    assert ear.current_utterance is not None and signals
+    ear.interrupted_by(ear.current_utterance)
+    (paused,) = [s for s in feed(ear, gap(0.25)) if isinstance(s, SpeechPaused)]
+    assert ear.judge(paused.utterance, paused.pause, 0.95) is None  # "Sorry," is not all they say
+    assert any(isinstance(s, SpeechEnded) for s in feed(ear, gap(0.5)))  # the agent's 700 ms rule

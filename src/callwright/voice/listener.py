@@ -170,6 +170,7 @@ class Listener:
         self._grammar_text: str | None = None  # the partial text the grammar state was judged on
         self._want_words = False
         self._words_coming = False  # the recogniser is decoding the pause's words
+        self._interrupting = False  # this utterance stopped the agent: its speaker has more to say
         self._last_partial: str | None = None
         self._preroll: deque[bytes] = deque(maxlen=max(1, preroll_ms // FRAME_MS))
         self.sustained_ms = sustained_ms
@@ -356,17 +357,29 @@ class Listener:
         self._grammar = grammar_state(self.expect, text)
         self._update_required()
 
+    def interrupted_by(self, utterance: int) -> None:
+        """``utterance`` stopped the agent. Whoever interrupts says more than their first words
+        ("Sorry, | I need to cancel"): it never ends on the short silence, only on the agent's
+        plain endpointing or later."""
+        if utterance == self._current:
+            self._interrupting = True
+            self._update_required()
+
     def _update_required(self) -> None:
+        self._endpointer.required_ms = self._required_ms()
+        if self._interrupting:
+            self._endpointer.required_ms = max(self._endpointer.required_ms, self.end_of_turn.endpointing_ms)
+
+    def _required_ms(self) -> int:
         probability = self._probability
         if self._grammar_text is None and words_decide(self.expect):
             # The words settle this answer: the model alone must not end the turn before they are
             # known, and while they are being decoded (a slow machine) the caller may still be
             # mid-number, so the turn waits for them, up to the long silence.
             if self._words_coming:
-                self._endpointer.required_ms = self.end_of_turn.incomplete_silence_ms
-                return
+                return self.end_of_turn.incomplete_silence_ms
             probability = None
-        self._endpointer.required_ms = required_silence_ms(probability, self._grammar, self.end_of_turn)
+        return required_silence_ms(probability, self._grammar, self.end_of_turn)
 
     def judge(self, utterance: int, pause: int, probability: float) -> SpeechEnded | None:
         """The turn model's judgement of pause ``pause`` of ``utterance``. Ignored when stale (the
@@ -425,6 +438,7 @@ class Listener:
         self._grammar, self._grammar_text = "unknown", None
         self._want_words = False
         self._words_coming = False
+        self._interrupting = False
         self._last_partial = None
         self._turn_audio.clear()
         self._turn_audio.extend(self._preroll)

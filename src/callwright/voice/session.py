@@ -442,6 +442,7 @@ class CallSession:
         log.debug("speech over the agent (utterance %d): %d ms voiced, words %r", utterance, voiced_ms, text)
         if self._policy.should_interrupt(voiced_ms, text):
             self._barged.add(utterance)
+            self.listener.interrupted_by(utterance)
             await self._interrupt()
         elif text is not None:
             self.listener.want_words(utterance)  # only "uh-huh" so far: listen to what comes next
