@@ -36,7 +36,8 @@ from callwright.domain.campaign_schedule import CallingWindow, attempts_today, d
 from callwright.domain.contact import ContactIn
 from callwright.services import call_state
 from callwright.services.calls import CallService, NewCall
-from callwright.services.errors import Conflict, ServiceError
+from callwright.services.campaigns import finish_if_done_sync
+from callwright.services.errors import OnDoNotCallList, ServiceError
 from callwright.store.db import Database
 from callwright.store.tables import calls, campaign_contacts, campaigns
 from callwright.store.types import utcnow
@@ -218,9 +219,8 @@ class CampaignAdmission:
             )
             await self.calls.create(campaign.org_id, request)
             return True
-        except Conflict as exc:  # e.g. listed as do-not-call since the upload
-            state = "skipped_dnc" if "do-not-call" in exc.detail else "failed"
-            await self._settle_unplaced(row.id, claim.call_id, state, exc.detail)
+        except OnDoNotCallList as exc:  # listed since the upload
+            await self._settle_unplaced(row.id, claim.call_id, "skipped_dnc", exc.detail)
         except ServiceError as exc:
             await self._settle_unplaced(row.id, claim.call_id, "failed", exc.detail)
         except (ValueError, ValidationError) as exc:  # a row the call API would refuse
@@ -242,8 +242,6 @@ class CampaignAdmission:
                 .returning(campaign_contacts.c.campaign_id)
             ).first()
             if found is not None:
-                from callwright.services.campaigns import finish_if_done_sync
-
                 finish_if_done_sync(conn, found.campaign_id, now)
 
         await self.db.run_tx(settle)

@@ -26,7 +26,7 @@ from callwright.services import call_state, dnc
 from callwright.services import contacts as contact_service
 from callwright.services.conversations import call_row, conversation_out
 from callwright.services.dispatch import CallQueue
-from callwright.services.errors import Conflict, InvalidInput, NotFound
+from callwright.services.errors import Conflict, InvalidInput, NotFound, OnDoNotCallList
 from callwright.services.live_calls import LiveCalls
 from callwright.services.render import render_call_texts
 from callwright.store.db import Database
@@ -176,7 +176,7 @@ class CallService:
                 else contact.phone_number
             )
             if dnc.is_listed(conn, org_id, to_number):
-                raise Conflict(f"{to_number} is on the do-not-call list")
+                raise OnDoNotCallList(f"{to_number} is on the do-not-call list")
             texts = render_call_texts(
                 settings=settings, agent_id=version.agent_id, contact=contact, to_number=to_number,
                 from_number=from_number, direction=req.direction, medium=req.medium,

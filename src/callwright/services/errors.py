@@ -21,6 +21,10 @@ class Conflict(ServiceError):
     status_code = 409
 
 
+class OnDoNotCallList(Conflict):
+    """The number is on the organization's do-not-call list (a campaign row is then skipped)."""
+
+
 class InvalidInput(ServiceError):
     """A 422 in FastAPI's shape: ``loc`` points at the offending field."""
 
