@@ -53,11 +53,13 @@ def chromium_path() -> str:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Any]:
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
+    # Module scope: while Playwright's sync driver runs, the main thread counts as inside an event
+    # loop, which would break the ``asyncio.run`` of the tests that come after this module.
     with sync_playwright() as pw:
         pw.callwright_chromium = executable  # type: ignore[attr-defined]
         yield pw
@@ -70,7 +72,7 @@ def launch_chromium(pw: Any, extra_args: list[str] | None = None) -> Any:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Any) -> Iterator[Any]:
     chromium = launch_chromium(playwright_driver)
     yield chromium
