@@ -1,43 +1,57 @@
-"""The dashboard's agent pages: list, editor, preview, webhook targets, dynamic-context test."""
+"""The dashboard's agent pages: the list, a new agent, and the editor of every setting (saved as
+a new version, validated exactly as ``PATCH /v1/agents/{id}``). The page's helpers (preview,
+webhook targets, dynamic-context test, chat, flow check) are in ``pages_agent_tools``."""
 
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from callwright.api.deps import Services
-from callwright.domain.agent import AgentCreate, AgentUpdate, DynamicContextTest
+from callwright.domain.agent import AgentCreate, AgentUpdate
 from callwright.domain.webhook import WebhookTargetIn
 from callwright.services import agents as agent_service
-from callwright.services.dynamic_context import run_context_test
 from callwright.services.errors import NotFound, ServiceError
 from callwright.services.webhooks import targets as target_service
-from callwright.templating import render_checked
-from callwright.web.auth import (
-    FormSession,
-    Session,
-)
-from callwright.web.common import (
-    SAMPLE_VARIABLES,
-    Svc,
-    as_uuid,
-    problem,
-    router,
-    see,
-)
+from callwright.web import agent_form
+from callwright.web import pages_agent_tools  # noqa: F401  (registers the page's helper routes)
+from callwright.web.auth import FormSession, Session
+from callwright.web.common import SAMPLE_VARIABLES, Svc, as_uuid, problem, router, see
+from callwright.web.flow_view import flow_nodes
 from callwright.web.views import page
+
+STARTER_FLOW: dict[str, Any] = {
+    "start": "greet",
+    "nodes": {
+        "greet": {"say": "Hi {{ first_name||there }}, this is {{ company||Acme }}.", "next": "confirm"},
+        "confirm": {"ask": "Is now a good time to talk?", "expect": "yes_no", "save_as": "good_time",
+                    "branches": {"yes": "thanks", "no": "bye"}},
+        "thanks": {"say": "Great, thank you. Goodbye.", "end": "completed"},
+        "bye": {"say": "No problem, goodbye.", "end": "completed"},
+    },
+}
+"""What a new flow agent starts with: one of each kind of node, to edit rather than write."""
+
+ENGINE_STARTS: dict[str, dict[str, Any]] = {
+    "flow": {"engine": "flow", "flow": STARTER_FLOW},
+    "llm": {"engine": "llm"},
+}
 
 
 async def _agents_page(
     session: Session, svc: Services, *, error: str | None = None, form: dict[str, str] | None = None
 ) -> Response:
     data, _ = await agent_service.list_agents(svc.db, session.principal.org_id, 200, None, False, box=svc.secrets)
-    return page("agents.html", session, status_code=422 if error else 200, agents=data, error=error, form=form or {})
+    return page(
+        "agents.html", session, status_code=422 if error else 200, agents=data, error=error, form=form or {},
+        engines=agent_form.ENGINES,
+    )
 
 
 @router.get("/agents")
@@ -45,32 +59,54 @@ async def agents_page(session: Session, svc: Svc) -> Response:
     return await _agents_page(session, svc)
 
 
+def _words(errors: dict[str, list[str]]) -> str:
+    return "\n".join(msg for msgs in errors.values() for msg in msgs)
+
+
 @router.post("/agents")
 async def agent_create(request: Request, session: FormSession, svc: Svc) -> Response:
-    """A new agent from name, prompt and first message; the rest keeps the API's defaults."""
+    """A new agent from a name, prompt, first message and dialogue engine (a flow starts from a
+    small example to edit); every other setting keeps the API's default."""
     form = {k: v.replace("\r\n", "\n") for k, v in (await request.form()).items() if isinstance(v, str)}
-    body = {k: form[k] for k in ("name", "prompt", "first_message") if form.get(k)}
+    body: dict[str, Any] = {k: form[k] for k in ("name", "prompt", "first_message") if form.get(k)}
+    engine = form.get("engine", "")
+    if engine:
+        if engine not in ENGINE_STARTS:
+            return await _agents_page(session, svc, error=f"engine: {engine!r} is not flow or llm", form=form)
+        body["dialogue"] = copy.deepcopy(ENGINE_STARTS[engine])
     try:
         agent = await agent_service.create_agent(
             svc.db, session.principal.org_id, AgentCreate.model_validate(body), box=svc.secrets,
             allow_private_urls=svc.settings.allow_private_urls,
         )
+    except NotFound:
+        raise
     except (ServiceError, ValueError) as exc:
-        return await _agents_page(session, svc, error=problem(exc), form=form)
+        return await _agents_page(session, svc, error=_words(agent_form.field_errors(exc)), form=form)
     return see(f"/app/agents/{agent.id}")
 
 
 async def _agent_page(
-    session: Session, svc: Services, agent_id: uuid.UUID, *, error: str | None = None, new_secret: str | None = None
+    session: Session, svc: Services, agent_id: uuid.UUID, *, errors: dict[str, list[str]] | None = None,
+    draft: dict[str, Any] | None = None, new_secret: str | None = None, webhook_error: str | None = None,
 ) -> Response:
+    """The editor. ``draft`` is a refused submission, shown as typed, with ``errors`` by field."""
     org_id = session.principal.org_id
     agent = await agent_service.get_agent(svc.db, org_id, agent_id, box=svc.secrets)
     versions = await agent_service.list_versions(svc.db, org_id, agent_id, box=svc.secrets)
     targets = await target_service.list_targets(svc.db, svc.secrets, org_id, agent_id)
     settings = agent.model_dump(mode="json", exclude={"id", "version_id", "version", "created_at", "updated_at"})
+    values = {**settings, **(draft or {})}
+    dialogue = values.get("dialogue") if isinstance(values.get("dialogue"), dict) else None
+    engine = str(dialogue.get("engine", "")) if dialogue else ""
+    flow = dialogue.get("flow") if dialogue and engine == "flow" else None
+    failed = bool(errors) or webhook_error is not None
     return page(
-        "agent.html", session, status_code=422 if error else 200, agent=agent, settings=settings,
-        versions=versions, targets=targets, error=error, samples=json.dumps(SAMPLE_VARIABLES), new_secret=new_secret,
+        "agent.html", session, status_code=422 if failed else 200, agent=agent, settings=settings,
+        values=values, engine=engine, flow=flow, flow_nodes=flow_nodes(flow),
+        flow_json=flow if isinstance(flow, str) else json.dumps(flow or {"start": "", "nodes": {}}, indent=2),
+        versions=versions, targets=targets, errors=errors or {}, error=_words(errors or {}) or webhook_error,
+        samples=json.dumps(SAMPLE_VARIABLES), new_secret=new_secret, af=agent_form,
     )
 
 
@@ -81,46 +117,23 @@ async def agent_page(agent_id: str, session: Session, svc: Svc) -> Response:
 
 @router.post("/agents/{agent_id}")
 async def agent_edit(agent_id: str, request: Request, session: FormSession, svc: Svc) -> Response:
-    """Save name, prompt and first message as a new version, validated exactly as the API's PATCH."""
-    form = await request.form()
-    fields = {k: form.get(k) for k in ("name", "prompt", "first_message")}
-    values = {k: v.replace("\r\n", "\n") for k, v in fields.items() if isinstance(v, str)}
-    if values.get("first_message") == "":
-        values["first_message"] = None  # type: ignore[assignment]
+    """Save the editor's fields as a new version, validated exactly as the API's PATCH; a refusal
+    shows the form as typed with each problem next to its field."""
     aid = as_uuid(agent_id)
+    parsed = agent_form.parse_agent_form(await request.form())
+    if parsed.errors:
+        return await _agent_page(session, svc, aid, errors=parsed.errors, draft=parsed.changes)
     try:
-        body = AgentUpdate.model_validate(values)
+        body = AgentUpdate.model_validate(parsed.changes)
         await agent_service.update_agent(
             svc.db, session.principal.org_id, aid, body, box=svc.secrets,
             allow_private_urls=svc.settings.allow_private_urls,
         )
-    except ServiceError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        return await _agent_page(session, svc, aid, error=problem(exc))
-    except ValueError as exc:
-        return await _agent_page(session, svc, aid, error=problem(exc))
+    except NotFound:
+        raise
+    except (ServiceError, ValueError) as exc:
+        return await _agent_page(session, svc, aid, errors=agent_form.field_errors(exc), draft=parsed.changes)
     return see(f"/app/agents/{aid}")
-
-
-@router.post("/agents/{agent_id}/preview")
-async def agent_preview(agent_id: str, request: Request, session: FormSession, svc: Svc) -> JSONResponse:
-    """Render a draft prompt/first message with sample variables in the same sandbox calls use."""
-    await agent_service.get_agent(svc.db, session.principal.org_id, as_uuid(agent_id), box=svc.secrets)
-    form = await request.form()
-    try:
-        raw = form.get("variables")
-        variables = json.loads(raw) if isinstance(raw, str) and raw.strip() else dict(SAMPLE_VARIABLES)
-        if not isinstance(variables, dict):
-            raise ValueError
-    except ValueError:
-        return JSONResponse({"error": "sample variables must be a JSON object"}, status_code=422)
-    out: dict[str, Any] = {}
-    for name in ("prompt", "first_message"):
-        source = form.get(name)
-        text, error = render_checked(source if isinstance(source, str) else "", variables)
-        out[name] = {"text": text, "error": error}
-    return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/agents/{agent_id}/webhooks")
@@ -144,18 +157,5 @@ async def agent_webhook_create(agent_id: str, request: Request, session: FormSes
     except NotFound:
         raise
     except (ServiceError, ValueError) as exc:
-        return await _agent_page(session, svc, aid, error=problem(exc))
+        return await _agent_page(session, svc, aid, webhook_error=problem(exc))
     return await _agent_page(session, svc, aid, new_secret=target.secret)
-
-
-@router.post("/agents/{agent_id}/context-test")
-async def agent_context_test(agent_id: str, session: FormSession, svc: Svc) -> JSONResponse:
-    """The **Test** button: the saved dynamic-context request with sample values, as the API's
-    ``POST /v1/agents/{id}/dynamic-context/test`` runs it (status, latency, variables or error)."""
-    result = await run_context_test(
-        svc.db, svc.http, svc.secrets, session.principal.org_id, as_uuid(agent_id), DynamicContextTest()
-    )
-    return JSONResponse({
-        "ok": result.ok, "status_code": result.status_code, "latency_ms": round(result.latency_ms, 1),
-        "variables": result.variables, "error": result.error,
-    }, headers={"Cache-Control": "no-store"})
