@@ -29,6 +29,7 @@ from callwright.api import (
     phone_numbers,
     system,
     twilio,
+    web_calls,
     webhooks,
 )
 from callwright.api.deps import Services
@@ -42,6 +43,7 @@ from callwright.services.dispatch import CallQueue, NoDialer
 from callwright.services.live_calls import LiveCalls
 from callwright.services.model_servers import model_servers
 from callwright.services.secrets import SecretBox, load_root_key
+from callwright.services.web_calls import WebCalls
 from callwright.settings import Settings, get_settings
 from callwright.store.db import Database
 from callwright.web import pages as dashboard
@@ -154,6 +156,10 @@ def create_app(
         )
         app.state.runtime = runtime
         app.state.media = runtime.media if runtime is not None and "media" in roles else None
+        app.state.web_calls = WebCalls(
+            db, own_runner_id=runtime.runner_id if runtime is not None else None, servers=servers,
+            max_live_per_org=settings.max_live_calls_per_org,
+        )
         if settings.bootstrap_key:
             print_bootstrap_key(await bootstrap_key(db))
         if runtime is not None:
@@ -161,6 +167,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.web_calls.aclose()
             if runtime is not None:
                 await runtime.stop()
             await http.aclose()
@@ -183,7 +190,7 @@ def create_app(
 
     errors.install(app)
     errors.document_errors(app)
-    for router in (system.router, carrier.router, twilio.router, files.router):
+    for router in (system.router, carrier.router, web_calls.stream_router, twilio.router, files.router):
         app.include_router(router)
     for router in (
         agents.router,
@@ -196,6 +203,7 @@ def create_app(
         analytics.router,
         webhooks.router,
         phone_numbers.router,
+        web_calls.router,
     ):
         app.include_router(router, responses=errors.DOCUMENTED_ERRORS)
     app.include_router(dashboard.router)  # /app: the dashboard, not in the OpenAPI document
@@ -247,6 +255,7 @@ def create_worker_app(
 
     app = FastAPI(title="Callwright worker", version=__version__, lifespan=lifespan, openapi_url=None)
     app.include_router(carrier.router)
+    app.include_router(web_calls.stream_router)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> dict[str, Any]:

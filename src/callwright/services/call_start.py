@@ -186,6 +186,14 @@ def _from_row(row: Row[Any], settings: AgentSettings, waited_ms: float) -> Prepa
     )
 
 
+def _external_id(row: Row[Any], contact: contact_service.ContactRow | None) -> str | None:
+    """Who a web caller is in the business's systems: the id the web call was made with (a
+    browser caller may have no contact at all), else its contact's."""
+    if row.medium != "web":
+        return None
+    return row.external_id or (contact.external_id if contact is not None else None)
+
+
 async def _fetch_and_render(
     db: Database, client: SafeHttpClient, box: SecretBox, row: Row[Any], settings: AgentSettings
 ) -> PreparedCall:
@@ -198,7 +206,7 @@ async def _fetch_and_render(
     query = ContextQuery(
         agent_id=row.agent_id, direction=row.direction, medium=row.medium, agent_number=agent_number,
         contact_number=contact_number,
-        external_id=contact.external_id if contact is not None and row.medium == "web" else None,
+        external_id=_external_id(row, contact),
         room_sid=row.id,
     )
     result = await load_context(db, client, box, config, row.org_id, row.agent_id, query)

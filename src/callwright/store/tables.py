@@ -134,6 +134,8 @@ calls = sa.Table(
     sa.Column("analysis_claimed_until", UTCDateTime, nullable=True),
     sa.Column("tool_calls", Json, nullable=True),
     sa.Column("transferred_to", sa.String(32), nullable=True),
+    sa.Column("external_id", sa.String(200), nullable=True),  # the caller's id in the business's systems (web)
+    sa.Column("stream_token_expires_at", UTCDateTime, nullable=True),  # a web call's token: connect before this
     sa.Index("ix_calls_org_created", "org_id", "created_at", "id"),
     sa.Index("ix_calls_status_due", "status", "scheduled_for"),
     sa.Index("ix_calls_org_agent", "org_id", "agent_id"),
