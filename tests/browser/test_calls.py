@@ -168,7 +168,7 @@ def test_the_record_shows_latency_per_turn_and_the_results(
     assert page.locator("svg.bars rect").count() == len(turns)
     titles = page.locator("svg.bars title").all_text_contents()
     assert titles == [f"turn {i + 1}: {round(t['total_ms'])} ms" for i, t in enumerate(turns)]
-    heights = [float(h) for h in page.locator("svg.bars rect").evaluate_all("rs => rs.map(r => r.height.baseVal.value)")]
+    heights = page.locator("svg.bars rect").evaluate_all("rs => rs.map(r => r.height.baseVal.value)")
     slowest = max(range(len(turns)), key=lambda i: turns[i]["total_ms"])
     assert heights[slowest] == 100.0 and all(0 < h <= 100 for h in heights), heights
     results = page.locator("pre.json").first.inner_text()
