@@ -13,6 +13,7 @@ from callwright.web import (  # noqa: F401  (imported for the routes they regist
     pages_calls,
     pages_campaigns,
     pages_signin,
+    pages_talk,
 )
 from callwright.web.common import router
 
