@@ -35,7 +35,7 @@ function setUpPreview(form) {
 // The live view of a call in progress: Server-Sent Events from the server, no polling.
 function turnItem(turn) {
   const li = document.createElement("li");
-  li.className = "turn turn-" + (turn.role === "user" ? "user" : "agent");
+  li.className = "turn turn-" + (turn.role === "user" || turn.role === "tool" ? turn.role : "agent");
   const who = document.createElement("span");
   who.className = "who";
   who.textContent = turn.role;
@@ -124,7 +124,80 @@ function setUpCampaign(heading) {
   source.addEventListener("end", () => source.close());
 }
 
+// The agent editor shows the settings of the chosen dialogue engine only (all of them without script).
+function setUpEngine(choice) {
+  const show = () => {
+    for (const block of document.querySelectorAll("[data-engine]")) {
+      block.hidden = block.dataset.engine !== choice.value;
+    }
+  };
+  choice.addEventListener("change", show);
+  show();
+}
+
+// The chat panel: a text conversation with the saved agent; the server keeps its state between
+// messages under the session id it gave with the first reply.
+function setUpChat(panel) {
+  const log = document.getElementById("chat-log");
+  const form = document.getElementById("chat-form");
+  const input = document.getElementById("chat-text");
+  const send = document.getElementById("chat-send");
+  const status = document.getElementById("chat-status");
+  let sessionId = null;
+  const label = () => { send.textContent = sessionId ? "Send" : "Start"; };
+  const show = (role, text) => {
+    const li = turnItem({ role, text });
+    log.append(li);
+    li.scrollIntoView({ block: "nearest" });
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input.value;
+    input.value = "";
+    if (text.trim()) show("user", text);
+    send.disabled = true;
+    status.classList.remove("bad");
+    try {
+      const response = await fetch(panel.dataset.url, {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrfToken(), "Content-Type": "application/json" },
+        body: JSON.stringify({ session_id: sessionId, text }),
+      });
+      let data;
+      try { data = await response.json(); } catch (e) { data = { error: "the server answered " + response.status }; }
+      if (!response.ok) {
+        status.textContent = data.error || "the server answered " + response.status;
+        status.classList.add("bad");
+        return;
+      }
+      sessionId = data.session_id;
+      for (const reply of data.replies) show("agent", reply);
+      for (const call of data.tool_calls || []) {
+        show("tool", call.name + "(" + JSON.stringify(call.arguments) + ") → " + JSON.stringify(call.result));
+      }
+      status.textContent = data.ended
+        ? "Ended (" + (data.outcome || "no outcome") + "). Results: " + JSON.stringify(data.results)
+        : data.expecting ? "Waiting for an answer: " + data.expecting : "";
+    } finally {
+      send.disabled = false;
+      label();
+      input.focus();
+    }
+  });
+  document.getElementById("chat-reset").addEventListener("click", () => {
+    sessionId = null;
+    log.replaceChildren();
+    status.textContent = "";
+    label();
+  });
+  label();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const engine = document.getElementById("engine");
+  if (engine) setUpEngine(engine);
+  const chat = document.getElementById("chat");
+  if (chat && chat.dataset.url) setUpChat(chat);
   const progress = document.getElementById("progress");
   if (progress && progress.dataset.events) setUpCampaign(progress);
   const test = document.getElementById("context-test");
