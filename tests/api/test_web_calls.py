@@ -118,7 +118,8 @@ def test_the_api_key_is_required(api_server: ApiServer, agent: dict[str, Any]) -
 @pytest.mark.parametrize(
     "body",
     [{"agent_id": "not-a-uuid"}, {"agent_id": str(uuid.uuid4()), "external_id": "x" * 201},
-     {"agent_id": str(uuid.uuid4()), "to": "+14155550100"}, {}],
+     {"agent_id": str(uuid.uuid4()), "external_id": "a\u0000b"}, {"agent_id": str(uuid.uuid4()), "to": "+14155550100"},
+     {}],
 )
 def test_a_malformed_body_is_a_422(api: httpx.Client, body: dict[str, Any]) -> None:
     assert api.post("/v1/web-calls", json=body).status_code == 422

@@ -26,14 +26,14 @@ class WebCallCreate(Strict):
 
     agent_id: JsonUuid
     external_id: str | None = Field(
-        default=None, min_length=1, max_length=200,
+        default=None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
         description="Who the caller is in your systems; sent to the dynamic context as `X-External-ID`.",
     )
     variables: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     context: str | dict[str, Any] | None = None
-    first_message: str | None = Field(default=None, max_length=8 * 1024)
-    call_source: str = Field(default="web", min_length=1, max_length=200)
+    first_message: str | None = Field(default=None, max_length=8 * 1024, pattern=r"^[^\x00]*$")
+    call_source: str = Field(default="web", min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class WebCallOut(Out):
