@@ -138,7 +138,8 @@ def test_the_chat_panel_talks_to_the_agent_and_keeps_its_session(dashboard: Dash
     page.fill("#chat-text", "yes please")
     page.click("#chat-send")
     expect(log).to_contain_text("Booked. Goodbye.")  # the same conversation: it answered the question
-    expect(page.locator("#chat-status")).to_contain_text('Ended (completed). Results: {"booked":true,"outcome":"completed"}')
+    ended = 'Ended (completed). Results: {"booked":true,"outcome":"completed"}'
+    expect(page.locator("#chat-status")).to_contain_text(ended)
     assert log.locator("li").count() == 4  # greeting, question, the user, the goodbye
     dashboard.screenshot(page, "agent-chat")
     page.click("#chat-reset")

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -106,7 +106,7 @@ SECTIONS: tuple[Section, ...] = (
         _f(TranscriberConfig, ("transcriber", "api_key_env"), "API key setting", "text"),
     )),
     Section("turn_taking", "Turn-taking", tuple(
-        _f(TurnTaking, ("turn_taking", name), label, kind) for name, label, kind in (
+        _f(TurnTaking, ("turn_taking", name), label, cast(Kind, kind)) for name, label, kind in (
             ("detector", "End-of-turn detector", "select"),
             ("endpointing_ms", "Endpointing (ms)", "int"),
             ("min_silence_ms", "Shortest silence (ms)", "int"),
@@ -165,7 +165,7 @@ SECTIONS: tuple[Section, ...] = (
 
 DIALOGUE_FIELDS: tuple[FormField, ...] = (
     *(
-        _f(LlmDialogueConfig, ("dialogue", name), label, kind, engine="llm") for name, label, kind in (
+        _f(LlmDialogueConfig, ("dialogue", name), label, cast(Kind, kind), engine="llm") for name, label, kind in (
             ("model", "Model", "text"),
             ("temperature", "Temperature", "float"),
             ("base_url", "Server (OpenAI-compatible base URL)", "text"),
@@ -175,7 +175,8 @@ DIALOGUE_FIELDS: tuple[FormField, ...] = (
         )
     ),
     *(
-        _f(LlmFallback, ("dialogue", "fallback", name), label, kind, engine="llm") for name, label, kind in (
+        _f(LlmFallback, ("dialogue", "fallback", name), label, cast(Kind, kind), engine="llm")
+        for name, label, kind in (
             ("model", "Fallback model", "text"),
             ("base_url", "Fallback server", "text"),
             ("api_key_env", "Fallback API key setting", "text"),

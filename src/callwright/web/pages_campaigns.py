@@ -13,7 +13,9 @@ from fastapi import HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
 from callwright.api.deps import Services
-from callwright.domain.campaign import CampaignCreate
+from callwright.domain.campaign import DEFAULT_MAX_ATTEMPTS_PER_DAY, DEFAULT_MAX_CONCURRENCY, CampaignCreate
+from callwright.domain.campaign_schedule import WEEKDAYS
+from callwright.domain.contact import time_zones
 from callwright.services import agents as agent_service
 from callwright.services import campaign_ingest
 from callwright.services import campaigns as campaign_service
@@ -22,10 +24,10 @@ from callwright.web.auth import (
     FormSession,
     Session,
 )
+from callwright.web.campaign_form import RETRY_DEFAULTS, RETRY_OUTCOMES, WINDOW_DEFAULTS, campaign_body, field_errors
 from callwright.web.common import (
     Svc,
     as_uuid,
-    problem,
     router,
     see,
     signed_out,
@@ -37,14 +39,19 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 async def _campaigns_page(
-    session: Session, svc: Services, *, error: str | None = None, form: dict[str, str] | None = None
+    session: Session, svc: Services, *, errors: dict[str, list[str]] | None = None,
+    form: dict[str, Any] | None = None,
 ) -> Response:
     org_id = session.principal.org_id
     data, _ = await campaign_service.list_campaigns(svc.db, org_id, 200, None)
     agents, _ = await agent_service.list_agents(svc.db, org_id, 200, None, False, box=svc.secrets)
+    errors = errors or {}
     return page(
-        "campaigns.html", session, status_code=422 if error else 200, campaigns=data, agents=agents,
-        error=error, form=form or {},
+        "campaigns.html", session, status_code=422 if errors else 200, campaigns=data, agents=agents,
+        agent_names={a.id: a.name for a in agents}, errors=errors,
+        error="\n".join(m for ms in errors.values() for m in ms), form=form or {}, window=WINDOW_DEFAULTS,
+        retry=RETRY_DEFAULTS, weekdays=WEEKDAYS, outcomes=RETRY_OUTCOMES, zones=time_zones(),
+        max_concurrency=DEFAULT_MAX_CONCURRENCY, max_attempts_per_day=DEFAULT_MAX_ATTEMPTS_PER_DAY,
     )
 
 
@@ -53,23 +60,26 @@ async def campaigns_page(session: Session, svc: Svc) -> Response:
     return await _campaigns_page(session, svc)
 
 
+def _as_typed(data: Any) -> dict[str, Any]:
+    """The submitted form, to show it again as typed after a refusal (lists for the checkboxes)."""
+    typed: dict[str, Any] = {k: v for k, v in data.items() if isinstance(v, str)}
+    for name in ("calling_window.days", "retry.on"):
+        typed[name] = [v for v in data.getlist(name) if isinstance(v, str)]
+    typed["submitted"] = True
+    return typed
+
+
 @router.post("/campaigns")
 async def campaign_create(request: Request, session: FormSession, svc: Svc) -> Response:
     """Create a campaign from the form, validated as ``POST /v1/campaigns`` validates its body."""
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    body: dict[str, Any] = {"name": form.get("name", ""), "agent_id": form.get("agent_id", "")}
-    for name in ("call_source", "context"):
-        if form.get(name, "").strip():
-            body[name] = form[name].strip()
-    if form.get("max_concurrency", "").strip():
-        value = form["max_concurrency"].strip()
-        body["max_concurrency"] = int(value) if value.isdigit() else value
+    data = await request.form()
     try:
-        campaign = await campaign_service.create(svc.db, session.principal.org_id, CampaignCreate.model_validate(body))
+        body = CampaignCreate.model_validate(campaign_body(data))
+        campaign = await campaign_service.create(svc.db, session.principal.org_id, body)
     except NotFound:
-        return await _campaigns_page(session, svc, error="no such agent", form=form)
+        return await _campaigns_page(session, svc, errors={"agent_id": ["Agent: no such agent"]}, form=_as_typed(data))
     except (ServiceError, ValueError) as exc:
-        return await _campaigns_page(session, svc, error=problem(exc), form=form)
+        return await _campaigns_page(session, svc, errors=field_errors(exc), form=_as_typed(data))
     return see(f"/app/campaigns/{campaign.id}")
 
 
