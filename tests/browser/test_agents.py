@@ -100,6 +100,7 @@ def test_dynamic_context_is_set_in_the_editor_and_its_test_shows_status_latency_
         open_agent(dashboard, page, agent["id"])
         page.check("input[name='dynamic_context.enabled']")
         page.fill("input[name='dynamic_context.url']", endpoint.url)
+        expect(page.locator("input[name='dynamic_context.auth.token']")).to_be_hidden()
         page.select_option("select[name='dynamic_context.auth.type']", "bearer")
         page.fill("input[name='dynamic_context.auth.token']", "tok_secret_1234")
         page.click("#save")
@@ -129,7 +130,8 @@ def test_a_failing_dynamic_context_test_shows_the_error(dashboard: Dashboard, pa
 
 
 def test_the_chat_panel_talks_to_the_agent_and_keeps_its_session(dashboard: Dashboard, page: Any) -> None:
-    agent = new_agent(dashboard, dialogue={"engine": "flow", "flow": SHORT_FLOW})
+    agent = new_agent(dashboard, prompt="You book appointments for {{ company }}.",
+                      dialogue={"engine": "flow", "flow": SHORT_FLOW})
     open_agent(dashboard, page, agent["id"])
     page.click("#chat-send")  # starts the conversation: the greeting and the first question
     log = page.locator("#chat-log")

@@ -135,6 +135,19 @@ function setUpEngine(choice) {
   show();
 }
 
+// Dynamic-context authentication: only the fields of the chosen kind are shown (all are still sent).
+function setUpAuth(choice) {
+  const wanted = { bearer: ["token"], basic: ["username", "password"], header: ["header_name", "header_value"] };
+  const show = () => {
+    for (const name of ["token", "username", "password", "header_name", "header_value"]) {
+      const input = document.querySelector('[name="dynamic_context.auth.' + name + '"]');
+      if (input) input.closest(".field").hidden = !(wanted[choice.value] || []).includes(name);
+    }
+  };
+  choice.addEventListener("change", show);
+  show();
+}
+
 // The chat panel: a text conversation with the saved agent; the server keeps its state between
 // messages under the session id it gave with the first reply.
 function setUpChat(panel) {
@@ -196,6 +209,8 @@ function setUpChat(panel) {
 document.addEventListener("DOMContentLoaded", () => {
   const engine = document.getElementById("engine");
   if (engine) setUpEngine(engine);
+  const auth = document.querySelector('select[name="dynamic_context.auth.type"]');
+  if (auth) setUpAuth(auth);
   const chat = document.getElementById("chat");
   if (chat && chat.dataset.url) setUpChat(chat);
   const progress = document.getElementById("progress");
