@@ -197,12 +197,12 @@ def test_talk_to_this_agent_in_the_dashboard_holds_a_conversation_shown_live(
         tab.goto(f"{dashboard.base_url}/app/agents/{agent['id']}/talk")
         assert "/app/static/widget.js" in tab.locator("#snippet").inner_text()
         tab.get_by_role("button", name="Start talking").click()
-        tab.wait_for_function("document.getElementById('talk').dataset.callId !== undefined")
+        tab.locator("#talk[data-call-id]").wait_for(state="attached")
         call_id = tab.locator("#talk").get_attribute("data-call-id")
         assert call_id
         tab.locator("#talk-transcript li.turn-user").first.wait_for(timeout=60_000)
         call = dashboard.server.wait_for_end(call_id, timeout_s=90)
-        tab.wait_for_function("document.getElementById('talk').dataset.ended === 'true'")
+        tab.locator("#talk[data-ended='true']").wait_for(state="attached")
         dashboard.screenshot(tab, "talk-to-agent")
         shown = tab.locator("#talk-transcript").inner_text().lower()
     finally:
@@ -213,3 +213,27 @@ def test_talk_to_this_agent_in_the_dashboard_holds_a_conversation_shown_live(
     assert call["results"]["confirmed"] is True and call["results"]["checkup_day"] == "tuesday", call
     assert "tuesday" in _said_by_caller(call)
     assert "dana" in shown and "tuesday" in shown, shown
+
+
+def test_hanging_up_in_the_dashboard_ends_the_call_as_the_callers_hang_up(
+    dashboard: Dashboard, talking_browser: Any, context_endpoint: ContextEndpoint
+) -> None:
+    agent = _flow_agent(dashboard, context_endpoint, "Dashboard hang-up agent")
+    context, tab, errors = _watched_page(talking_browser)
+    try:
+        dashboard.sign_in(tab)
+        tab.goto(f"{dashboard.base_url}/app/agents/{agent['id']}/talk")
+        tab.get_by_role("button", name="Start talking").click()
+        tab.locator("#talk-transcript li.turn-agent").first.wait_for(timeout=30_000)
+        call_id = tab.locator("#talk").get_attribute("data-call-id")
+        assert call_id
+        tab.get_by_role("button", name="Hang up").click()
+        tab.locator("#talk[data-ended='true']").wait_for(state="attached")
+        call = dashboard.server.wait_for_end(call_id, timeout_s=30)
+        status = tab.locator("#talk-status").inner_text()
+    finally:
+        context.close()
+    assert not errors, errors
+    assert call["status"] == "completed" and call["end_reason"] == "user_hangup", call
+    assert status == "call ended"
+    assert not [t for t in call["transcript"] if t["role"] == "user"]

@@ -59,7 +59,7 @@ function setUpTalk(root) {
         workletUrl: root.dataset.worklet,
         onStatus: (s) => { status.textContent = s; },
         onEnd: (reason) => {
-          status.textContent = "ended: " + reason;
+          status.textContent = reason === "ended" ? "call ended" : "call ended: " + reason;
           root.dataset.ended = "true";
           hangUpButton.disabled = true;
           startButton.disabled = false;
