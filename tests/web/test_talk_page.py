@@ -43,8 +43,9 @@ def test_the_page_offers_the_call_and_the_widget_snippet(browser: httpx.Client, 
     assert "script-src 'self'" in r.headers["content-security-policy"]
 
 
+@pytest.mark.usefixtures("media_process")
 def test_the_page_mints_a_dashboard_web_call_with_the_sessions_csrf_token(
-    browser: httpx.Client, agent_id: str, media_process: str, api_server: ApiServer, key: str
+    browser: httpx.Client, agent_id: str, api_server: ApiServer, key: str
 ) -> None:
     csrf = csrf_of(browser.get(f"/app/agents/{agent_id}/talk").text)
     assert browser.post(f"/app/agents/{agent_id}/talk").status_code == 403
