@@ -9,6 +9,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +17,9 @@ import pytest
 import sqlalchemy as sa
 from tests.conftest import ApiServer
 
+from callwright.app import create_worker_app
 from callwright.services.runners import Heartbeat
+from callwright.settings import Settings
 from callwright.store.db import Database
 from callwright.store.tables import calls
 
@@ -132,3 +135,10 @@ def test_canceling_a_web_call_that_waits_for_its_browser_ends_it(
     r = api.post(f"/v1/calls/{ticket['call_id']}/cancel")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "canceled"
+
+
+def test_a_media_worker_takes_browser_streams_too(tmp_path: Path) -> None:
+    """A browser is sent to whichever process has room, so every media process serves the route."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db", data_dir=tmp_path)
+    app = create_worker_app(settings, frozenset({"media"}))
+    assert {"/carrier/media-stream", "/web-calls/stream"} <= {getattr(r, "path", "") for r in app.routes}
