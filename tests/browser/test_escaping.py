@@ -110,10 +110,25 @@ def test_a_transcript_added_live_by_the_pages_script_is_text(
     assert_shown_as_text(page)
     assert page.locator("#transcript .turn-user").text_content() == f"user {PAYLOAD}"
 
+    # The "transcript" event then replaces the list, and the record replaces the live view:
+    # anything either made from the text would be caught here, however briefly it lived.
+    page.evaluate(
+        """() => {
+            window.__made = [];
+            new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+                if (n.querySelectorAll) {
+                    for (const e of [n, ...n.querySelectorAll('*')]) {
+                        if (['IMG', 'SCRIPT'].includes(e.tagName)) window.__made.push(e.outerHTML);
+                    }
+                }
+            }))).observe(document, {childList: true, subtree: true});
+        }"""
+    )
     final = [turn("agent", PAYLOAD), turn("user", PAYLOAD, 1000)]
     off_loop(set_call_columns, db, call_id, status="completed", transcript=final)
-    page.wait_for_function("() => document.querySelector('#live-note').textContent.includes('has ended')")
-    assert_shown_as_text(page)  # the "transcript" event replaced the list
+    page.locator("#live-note").wait_for(state="detached")
+    assert page.evaluate("window.__made") == []
+    assert_shown_as_text(page)
     assert page.locator("#transcript li").all_text_contents() == [f"agent {PAYLOAD}", f"user {PAYLOAD}"]
 
 

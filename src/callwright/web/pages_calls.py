@@ -90,20 +90,36 @@ async def call_create(request: Request, session: FormSession, svc: Svc) -> Respo
     return see(f"/app/calls/{call.id}")
 
 
-def _latency_bars(latency: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Per-turn response latency as bars for the inline SVG chart (ms, scaled to the slowest)."""
-    turns = (latency or {}).get("turns") or []
-    values: list[float] = []
+LATENCY_STAGES: tuple[tuple[str, str], ...] = (
+    ("endpointing", "#94a3b8"), ("stt", "#f59e0b"), ("dialogue", "#8b5cf6"), ("tools", "#ec4899"),
+    ("tts", "#10b981"), ("overhead", "#64748b"),
+)
+"""The stages of a turn's response latency in the record's ``latency.turns`` (``<stage>_ms``), in
+the order they happen, with the colour each gets in the chart."""
+LATENCY_WIDTH = 480.0
+
+
+def _latency_chart(latency: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per turn, end of the caller's speech to the agent's first audio as stacked bars (one part
+    per stage, scaled to the slowest turn), so the chart shows where the time went."""
+    turns = (latency or {}).get("turns")
+    rows: list[dict[str, Any]] = []
     for turn in turns if isinstance(turns, list) else []:
-        value = None
-        if isinstance(turn, dict):
-            value = next((turn[k] for k in ("response_ms", "total_ms", "latency_ms") if k in turn), None)
-        elif isinstance(turn, (int, float)):
-            value = turn
-        if isinstance(value, (int, float)):
-            values.append(float(value))
-    top = max(values, default=0.0) or 1.0
-    return [{"i": i, "ms": round(v), "h": round(100 * v / top, 1)} for i, v in enumerate(values)]
+        if not isinstance(turn, dict) or not isinstance(turn.get("total_ms"), (int, float)):
+            continue
+        parts = [
+            {"name": name, "ms": float(turn[f"{name}_ms"]), "fill": fill}
+            for name, fill in LATENCY_STAGES if isinstance(turn.get(f"{name}_ms"), (int, float))
+        ]
+        rows.append({"n": len(rows) + 1, "total": float(turn["total_ms"]), "parts": parts})
+    top = max((r["total"] for r in rows), default=0.0) or 1.0
+    for row in rows:
+        x = 0.0
+        for part in row["parts"]:
+            part["x"], part["w"] = round(x, 1), round(LATENCY_WIDTH * part["ms"] / top, 1)
+            x += part["w"]
+        row["w"] = round(LATENCY_WIDTH * row["total"] / top, 1)
+    return rows
 
 
 @router.get("/calls/{call_id}")
@@ -111,8 +127,14 @@ async def call_page(call_id: str, session: Session, svc: Svc) -> Response:
     org_id = session.principal.org_id
     call = await read.get_conversation(svc.db, org_id, as_uuid(call_id))
     page_of = await delivery_service.list_deliveries(svc.db, org_id, call_id=as_uuid(call_id), limit=100)
+    try:
+        agent = await agent_service.get_agent(svc.db, org_id, as_uuid(call.agent_id), box=svc.secrets)
+        agent_name: str | None = agent.name
+    except NotFound:
+        agent_name = None
     return page(
-        "call.html", session, call=call, deliveries=page_of.data, bars=_latency_bars(call.latency),
+        "call.html", session, call=call, deliveries=page_of.data, latency=_latency_chart(call.latency),
+        stages=LATENCY_STAGES, chart_width=LATENCY_WIDTH, agent_name=agent_name,
         live=call.status in ("queued", "dialing", "ringing", "in_progress"),
     )
 
