@@ -78,7 +78,7 @@ def test_an_upload_shows_its_progress_and_reports_every_refused_row(
     assert len(refused) == 2, refused
     assert refused[0].startswith("3\t") and '"0000"' in refused[0] and "wrong number of digits" in refused[0], refused
     assert refused[1].startswith("5\t") and "duplicate of row 2" in refused[1], refused
-    rows = page.locator("table", has_text="Attempts").last.locator("tbody tr").all_inner_texts()
+    rows = page.locator("#campaign-rows tbody tr").all_inner_texts()
     assert [r.split("\t")[:4] for r in rows] == [
         ["2", "+15550100001", "Ann", "pending"], ["4", "+15550100031", "Cy", "pending"],
     ], rows
@@ -96,6 +96,7 @@ def test_a_started_campaign_runs_to_its_end_while_the_page_follows_it(
     assert page.locator("#upload-report").inner_text().startswith("Accepted 2 of 2 rows")
     assert page.locator("[data-state=pending]").inner_text() == "2"
 
+    assert page.locator("#campaign-controls button").all_inner_texts() == ["Start", "Cancel"]
     page.get_by_role("button", name="Start").click()
     page.wait_for_url(f"{dashboard.base_url}/app/campaigns/{cid}")
     page.evaluate("window.__samePage = true")  # gone if anything reloads the page
@@ -105,19 +106,27 @@ def test_a_started_campaign_runs_to_its_end_while_the_page_follows_it(
                  && document.querySelector('[data-state=pending]').textContent !== '2'""",
         timeout=60_000,
     )
+    assert page.locator("#campaign-controls button").all_inner_texts() == ["Pause", "Cancel"]
     dashboard.screenshot(page, "campaign-progress")
+    # To the end, with the rows table and the buttons kept current too, all without a reload.
+    rows = page.locator("#campaign-rows tbody tr")
     page.wait_for_function(
-        "() => document.querySelector('#campaign-status').textContent === 'completed'", timeout=120_000
+        """() => document.querySelector('#campaign-status').textContent === 'completed'
+                 && [...document.querySelectorAll('#campaign-rows tbody tr')]
+                        .every((tr) => tr.children[3].textContent === 'completed')""",
+        timeout=120_000,
     )
     assert page.evaluate("window.__samePage") is True
     assert page.locator("[data-state=completed]").inner_text() == "2"
     assert page.locator("[data-state=pending]").inner_text() == "0"
     assert page.locator("#progress-summary").inner_text() == "2 rows · 2 calls placed · 0 live"
+    page.wait_for_function("() => !document.querySelector('#campaign-controls button')")
+    assert page.locator("#progress-bar rect").evaluate_all("rs => rs.map(r => r.getAttribute('class'))") == [
+        "part part-completed"
+    ]
     api = dashboard.api.get(f"/v1/campaigns/{cid}").json()
     assert api["status"] == "completed" and api["progress"]["by_state"]["completed"] == 2, api
 
-    page.reload()
-    rows = page.locator("table", has_text="Attempts").last.locator("tbody tr")
     assert [r.split("\t")[3:6] for r in rows.all_inner_texts()] == [["completed", "1", "completed"]] * 2
     rows.first.get_by_role("link", name="completed").click()
     assert page.locator("#call-status").inner_text() == "completed"
