@@ -97,6 +97,11 @@ LATENCY_STAGES: tuple[tuple[str, str], ...] = (
 """The stages of a turn's response latency in the record's ``latency.turns`` (``<stage>_ms``), in
 the order they happen, with the colour each gets in the chart."""
 LATENCY_WIDTH = 480.0
+LATENCY_LEGEND = [
+    (name, fill, 60 + sum(24 + 7 * len(n) for n, _ in LATENCY_STAGES[:i]))
+    for i, (name, fill) in enumerate(LATENCY_STAGES)
+]
+"""The chart's legend: each stage's name, colour and x (its name is about 7 px a letter at 12 px)."""
 
 
 def _latency_chart(latency: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -134,7 +139,7 @@ async def call_page(call_id: str, session: Session, svc: Svc) -> Response:
         agent_name = None
     return page(
         "call.html", session, call=call, deliveries=page_of.data, latency=_latency_chart(call.latency),
-        stages=LATENCY_STAGES, chart_width=LATENCY_WIDTH, agent_name=agent_name,
+        legend=LATENCY_LEGEND, chart_width=LATENCY_WIDTH, agent_name=agent_name,
         live=call.status in ("queued", "dialing", "ringing", "in_progress"),
     )
 
