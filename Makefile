@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test lint setup clean bench browser
+.PHONY: run serve test lint setup clean bench browser screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -52,6 +52,11 @@ browser:
 
 test: lint browser
 	$(BIN)/python -m pytest -q
+
+# The screenshots of docs/dashboard-tour.md: the browser tests write them as they go (CI=true: without
+# Chromium this fails instead of skipping, so it never leaves the tour without pictures).
+screenshots: $(PIPER_STAMP) browser
+	CI=true CALLWRIGHT_SCREENSHOT_DIR=docs/images/dashboard $(BIN)/python -m pytest -q tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/api.py
