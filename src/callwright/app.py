@@ -33,6 +33,7 @@ from callwright.api import (
     webhooks,
 )
 from callwright.api.deps import Services
+from callwright.api.nul_guard import NulGuard
 from callwright.domain.roles import parse_roles, roles_text
 from callwright.net import SafeHttpClient
 from callwright.observability import HTTP_REQUESTS
@@ -207,6 +208,7 @@ def create_app(
     ):
         app.include_router(router, responses=errors.DOCUMENTED_ERRORS)
     app.include_router(dashboard.router)  # /app: the dashboard, not in the OpenAPI document
+    app.add_middleware(NulGuard)
     app.add_middleware(_Metrics)
     return app
 

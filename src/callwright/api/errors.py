@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from callwright.api.nul_guard import NUL_CHARACTER
 from callwright.domain.agent import DUPLICATE_NAME, TEMPLATE_SYNTAX
 from callwright.domain.common import EMAIL_ADDRESS, FIELD_CONFLICT, TIMESTAMP_RANGE
 from callwright.domain.phones import PHONE_NUMBER_ERROR
@@ -52,6 +53,8 @@ UNSTATED_RULES: dict[str, str] = {
     "value_error.csv_phone_column": "a campaign CSV without a phone column",
     "value_error.csv_encoding": "a campaign CSV that is not UTF-8",
     "value_error.csv_too_large": "a campaign CSV over the upload limit",
+    NUL_CHARACTER: "text (anywhere in a JSON body, or in the query string) holding the NUL character U+0000, "
+    "which the database cannot store",
 }
 """The 422 ``type`` of each rule the server checks that JSON Schema cannot state: a request the
 schema accepts can still be refused for these, and only for these (the contract test holds the
