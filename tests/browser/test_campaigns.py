@@ -121,6 +121,8 @@ def test_a_started_campaign_runs_to_its_end_while_the_page_follows_it(
     assert page.locator("[data-state=pending]").inner_text() == "0"
     assert page.locator("#progress-summary").inner_text() == "2 rows · 2 calls placed · 0 live"
     page.wait_for_function("() => !document.querySelector('#campaign-controls button')")
+    page.wait_for_function("() => document.querySelector('#progress-outcomes').textContent.includes('completed')")
+    assert page.locator("#progress-outcomes tbody").inner_text() == "completed\t2"
     assert page.locator("#progress-bar rect").evaluate_all("rs => rs.map(r => r.getAttribute('class'))") == [
         "part part-completed"
     ]

@@ -50,7 +50,8 @@ function followCall(note) {
   source.addEventListener("end", async () => {
     source.close();
     note.textContent = "The call has ended: loading its recording and results…";
-    const fresh = await freshPage();
+    let fresh = null;
+    try { fresh = await freshPage(); } catch (err) { fresh = null; }
     const main = fresh && fresh.querySelector("main");
     if (main) {
       document.querySelector("main").replaceWith(document.adoptNode(main));
@@ -63,9 +64,10 @@ function followCall(note) {
 // A campaign: its status and rows per state from the stream; the bar, the buttons and the rows
 // table are taken from a fresh render of the page whenever the progress changes.
 async function refreshCampaign() {
-  const fresh = await freshPage();
+  let fresh = null;
+  try { fresh = await freshPage(); } catch (err) { return; }  // the next change fetches it again
   if (!fresh) return;
-  for (const id of ["campaign-controls", "progress-bar", "campaign-rows"]) {
+  for (const id of ["campaign-controls", "progress-bar", "progress-outcomes", "campaign-rows"]) {
     const now = document.getElementById(id);
     const next = fresh.getElementById(id);
     if (now && next) now.replaceWith(document.adoptNode(next));
@@ -74,7 +76,18 @@ async function refreshCampaign() {
 
 function followCampaign(section) {
   const source = new EventSource(section.dataset.events);
-  let refreshing = Promise.resolve();
+  // One fetch at a time: changes that come while one runs are covered by a single next one.
+  let busy = false;
+  let again = false;
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      do { again = false; await refreshCampaign(); } while (again);
+    } finally {
+      busy = false;
+    }
+  }
   source.addEventListener("progress", (e) => {
     const data = JSON.parse(e.data);
     const p = data.progress;
@@ -90,7 +103,7 @@ function followCampaign(section) {
       cell.textContent = n;
     }
     // The first event usually repeats what the page was rendered with: nothing to fetch then.
-    if (changed) refreshing = refreshing.then(refreshCampaign, refreshCampaign);
+    if (changed) refresh();
   });
   source.addEventListener("end", () => source.close());
 }
