@@ -137,6 +137,25 @@ def test_the_live_view_is_fed_by_one_event_stream_not_by_polling(
     assert pages == [f"/app/calls/{call_id}", f"/app/calls/{call_id}/events", f"/app/calls/{call_id}"], own
 
 
+def test_hanging_up_from_the_page_ends_the_call_and_shows_its_record(
+    dashboard: Dashboard, page: Any, flow_agent: dict[str, Any]
+) -> None:
+    r = dashboard.api.post("/v1/calls", json={"agent_id": flow_agent["id"], "to": "+15550100007"})  # silent
+    call_id = r.json()["id"]
+    page.goto(f"{dashboard.base_url}/app/calls/{call_id}")
+    page.wait_for_function(
+        """() => document.querySelector('#call-status').textContent === 'in_progress'
+                 && document.querySelector('#transcript .turn-agent')""",
+        timeout=60_000,
+    )
+    page.get_by_role("button", name="Hang up / cancel").click()
+    page.get_by_role("button", name="Hang up / cancel").wait_for(state="detached", timeout=30_000)
+    final = dashboard.server.wait_for_end(call_id)
+    page.locator("#live-note").wait_for(state="detached")
+    assert page.locator("#call-status").inner_text() == final["status"] == "canceled", final
+    assert f"({final['end_reason']})" in page.locator("main p", has_text="Status:").inner_text()
+
+
 def test_the_record_plays_the_stereo_recording(dashboard: Dashboard, page: Any, finished_call: dict[str, Any]) -> None:
     page.goto(f"{dashboard.base_url}/app/calls/{finished_call['id']}")
     played = page.evaluate(
