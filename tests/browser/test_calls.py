@@ -175,6 +175,8 @@ def test_the_record_plays_the_stereo_recording(dashboard: Dashboard, page: Any, 
     assert played["channels"] == 2, played
     assert abs(played["seconds"] - played["duration"]) < 0.1, played
     assert abs(played["duration"] - finished_call["duration_ms"] / 1000) < 3, (played, finished_call["duration_ms"])
+    page.evaluate("() => document.querySelector('audio').pause()")  # the player shows its length and place
+    dashboard.screenshot(page, "call-record")
 
 
 def test_the_record_shows_latency_per_turn_and_the_results(
@@ -199,7 +201,6 @@ def test_the_record_shows_latency_per_turn_and_the_results(
     assert '"confirmed": true' in results and '"verification_code": "4567"' in results, results
     assert page.locator("#call-status").inner_text() == "completed"
     assert page.locator("audio").count() == 1
-    dashboard.screenshot(page, "call-record")
 
 
 def test_a_failed_webhook_delivery_is_sent_again_with_retry(
