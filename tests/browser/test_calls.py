@@ -156,6 +156,22 @@ def test_hanging_up_from_the_page_ends_the_call_and_shows_its_record(
     assert f"({final['end_reason']})" in page.locator("main p", has_text="Status:").inner_text()
 
 
+def test_a_call_scheduled_for_later_can_be_canceled_from_its_page(
+    dashboard: Dashboard, page: Any, flow_agent: dict[str, Any]
+) -> None:
+    r = dashboard.api.post("/v1/calls", json={
+        "agent_id": flow_agent["id"], "to": "+15550100001", "scheduled_for": "2030-01-02T15:00:00Z",
+    })
+    assert r.status_code == 201 and r.json()["status"] == "scheduled", r.text
+    page.goto(f"{dashboard.base_url}/app/calls/{r.json()['id']}")
+    assert page.locator("#scheduled-for").inner_text() == "Scheduled for 2030-01-02 15:00 UTC."
+    page.get_by_role("button", name="Hang up / cancel").click()
+    page.wait_for_load_state()
+    assert page.locator("#call-status").inner_text() == "canceled"
+    assert page.get_by_role("button", name="Hang up / cancel").count() == 0
+    assert dashboard.api.get(f"/v1/calls/{r.json()['id']}").json()["status"] == "canceled"
+
+
 def test_the_record_plays_the_stereo_recording(dashboard: Dashboard, page: Any, finished_call: dict[str, Any]) -> None:
     page.goto(f"{dashboard.base_url}/app/calls/{finished_call['id']}")
     played = page.evaluate(

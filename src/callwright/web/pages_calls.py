@@ -141,6 +141,7 @@ async def call_page(call_id: str, session: Session, svc: Svc) -> Response:
         "call.html", session, call=call, deliveries=page_of.data, latency=_latency_chart(call.latency),
         legend=LATENCY_LEGEND, chart_width=LATENCY_WIDTH, agent_name=agent_name,
         live=call.status in ("queued", "dialing", "ringing", "in_progress"),
+        cancelable=call.status in ("scheduled", "queued", "dialing", "ringing", "in_progress"),
     )
 
 
