@@ -105,11 +105,47 @@ def _row(server: VoiceServer, call_id: str) -> dict[str, Any]:
     return {**dict(row), "event_count": events[0]}
 
 
+def _transfer_agent(server: VoiceServer) -> str:
+    r = server.api.post("/v1/agents", json={
+        "name": "LLM on Twilio",
+        "dialogue": {"engine": "llm", "model": "fake-model", "timeout_s": 5},
+        "transcriber": {"provider": "scripted", "hints": ["I want a person."]},
+        "first_message": "Hello, this is Acme.",
+        "tools": [{"type": "transfer_call", "message": "Please hold while I transfer you."}],
+        "phone": {"provider": "twilio", "from_number": FROM},
+    })
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
 @pytest.fixture(scope="module")
-def answered(server: VoiceServer, twilio: FakeTwilioServer, agent_id: str) -> dict[str, Any]:
-    """One complete outbound call: spoken yes, keyed verification digits."""
+def placed(server: VoiceServer, twilio: FakeTwilioServer, agent_id: str) -> dict[str, str]:
+    """The module's long calls, placed at once (they run at real-time pace); each test waits for
+    its own. Every one is created at Twilio before a test runs, so a failure a later test queues
+    for the next REST request (``fail_next``) meets that test's call and no other."""
     twilio.callees["+15550100101"] = {"says": ["yes"], "dtmf": VERIFY}
-    call_id = _call(server, agent_id, "+15550100101")
+    # The voicemail callee whose greeting the audio alone would not betray: AMD decides.
+    twilio.callees["+15550100105"] = {"behavior": "voicemail"}
+    twilio.amd_verdicts["+15550100105"] = "machine_end_beep"
+    twilio.callees["+15550100108"] = {
+        "interrupts": True, "says": ["Wait, I have a question first.", "yes", "yes"], "dtmf": VERIFY
+    }
+    twilio.callees["+15550100120"] = {"says": ["I want a person."]}
+    calls = {
+        "answered": _call(server, agent_id, "+15550100101"),
+        "amd_machine": _call(server, agent_id, "+15550100105"),
+        "barge_in": _call(server, agent_id, "+15550100108"),
+        "transfer": _call(server, _transfer_agent(server), "+15550100120"),
+    }
+    for call_id in calls.values():
+        twilio.call_for(call_id)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def answered(server: VoiceServer, twilio: FakeTwilioServer, placed: dict[str, str]) -> dict[str, Any]:
+    """One complete outbound call: spoken yes, keyed verification digits."""
+    call_id = placed["answered"]
     record = server.wait_for_end(call_id)
     fake = twilio.call_for(call_id)
     twilio.wait_done(fake)
@@ -158,6 +194,10 @@ def test_spoken_answers_and_keyed_digits_reach_the_agent_over_the_stream(answere
 
 
 def test_the_agent_hangs_up_through_the_rest_api(answered: dict[str, Any]) -> None:
+    # The stream may close before the hang-up request lands: give it a moment to arrive.
+    deadline = time.monotonic() + 5
+    while {"Status": "completed"} not in answered["fake"].updates and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert {"Status": "completed"} in answered["fake"].updates
 
 
@@ -165,12 +205,9 @@ def test_the_agent_hangs_up_through_the_rest_api(answered: dict[str, Any]) -> No
 
 
 def test_amd_machine_end_beep_sends_the_call_to_voicemail_with_the_message(
-    server: VoiceServer, twilio: FakeTwilioServer, agent_id: str
+    server: VoiceServer, placed: dict[str, str]
 ) -> None:
-    # The voicemail callee whose greeting the audio alone would not betray: AMD decides.
-    twilio.callees["+15550100105"] = {"behavior": "voicemail"}
-    twilio.amd_verdicts["+15550100105"] = "machine_end_beep"
-    call_id = _call(server, agent_id, "+15550100105")
+    call_id = placed["amd_machine"]
     record = server.wait_for_end(call_id)
     assert record["status"] == "voicemail", record
     assert any("please call Riverside Dental" in t["text"] for t in record["transcript"] if t["role"] == "agent")
@@ -186,12 +223,9 @@ def test_amd_human_lets_the_conversation_run(answered: dict[str, Any], server: V
 
 
 def test_a_caller_who_barges_in_gets_the_agent_cleared_on_twilio(
-    server: VoiceServer, twilio: FakeTwilioServer, agent_id: str
+    server: VoiceServer, twilio: FakeTwilioServer, placed: dict[str, str]
 ) -> None:
-    twilio.callees["+15550100108"] = {
-        "interrupts": True, "says": ["Wait, I have a question first.", "yes", "yes"], "dtmf": VERIFY
-    }
-    call_id = _call(server, agent_id, "+15550100108")
+    call_id = placed["barge_in"]
     record = server.wait_for_end(call_id)
     fake = twilio.call_for(call_id)
     assert record["status"] == "completed"
@@ -338,18 +372,10 @@ def test_a_malformed_media_frame_ends_only_its_own_stream(server: VoiceServer) -
 # --- transfer ----------------------------------------------------------------------------------
 
 
-def test_the_model_transfers_a_twilio_call_with_dial(server: VoiceServer, twilio: FakeTwilioServer) -> None:
-    r = server.api.post("/v1/agents", json={
-        "name": "LLM on Twilio",
-        "dialogue": {"engine": "llm", "model": "fake-model", "timeout_s": 5},
-        "transcriber": {"provider": "scripted", "hints": ["I want a person."]},
-        "first_message": "Hello, this is Acme.",
-        "tools": [{"type": "transfer_call", "message": "Please hold while I transfer you."}],
-        "phone": {"provider": "twilio", "from_number": FROM},
-    })
-    assert r.status_code == 201, r.text
-    twilio.callees["+15550100120"] = {"says": ["I want a person."]}
-    call_id = _call(server, str(r.json()["id"]), "+15550100120")
+def test_the_model_transfers_a_twilio_call_with_dial(
+    server: VoiceServer, twilio: FakeTwilioServer, placed: dict[str, str]
+) -> None:
+    call_id = placed["transfer"]
     record = server.wait_for_end(call_id, timeout_s=90)
     fake = twilio.call_for(call_id)
     assert (record["status"], record["end_reason"]) == ("completed", "transfer"), record
