@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from typing import Any
 
@@ -133,8 +132,8 @@ def test_a_cancel_recorded_by_another_process_hangs_up_the_live_session(
     call = voice_server.api.post("/v1/calls", json={"agent_id": flow_agent["id"], "to": "+15550100007"}).json()
     voice_server.wait_until(call["id"], lambda c: bool(c["transcript"]), "the greeting", timeout_s=20)
     set_call_columns(voice_server.db_url, call["id"], status="canceled", end_reason="canceled")
-    time.sleep(3)
-    ended = voice_server.api.get(f"/v1/calls/{call['id']}").json()
+    # The session notices, hangs up and stores its recording; then the record is read.
+    ended = voice_server.wait_until(call["id"], lambda c: bool(c["recording_url"]), "the hang-up", timeout_s=20)
     assert ended["status"] == "canceled"
     assert ended["transcript"] and ended["transcript"][0]["role"] == "agent"
     assert ended["recording_url"]
