@@ -196,31 +196,50 @@ def test_two_runtimes_in_one_process_keep_their_live_calls_apart(tmp_path: Path)
     asyncio.run(_run())
 
 
+Spec = tuple[list[str], dict[str, str], str, Path]
+"""A ``callwright`` process: its arguments, environment, health URL and log file."""
+
+
+@contextmanager
+def _processes(*specs: Spec) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start every process at once, then wait until each answers its health URL (their start-ups
+    overlap); stop them all on the way out."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for args, env, _health, log in specs:
+            with log.open("wb") as out:
+                procs.append(subprocess.Popen([sys.executable, "-m", "callwright.cli", *args], env=env,
+                                              stdout=out, stderr=out))
+        deadline = time.monotonic() + 90
+        for proc, (args, _env, health, log) in zip(procs, specs, strict=True):
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"{args[0]} exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+                try:
+                    if httpx.get(health, timeout=2).status_code < 500:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{args[0]} did not start:\n{log.read_text()[-4000:]}")
+                time.sleep(0.2)
+        yield procs
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 @contextmanager
 def _process(args: list[str], env: dict[str, str], health: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "callwright.cli", *args], env=env, stdout=out, stderr=out)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"{args[0]} exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-            try:
-                if httpx.get(health, timeout=2).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{args[0]} did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(0.2)
+    """One process, started and healthy (tests/faults/test_campaign_kill.py starts its one by one)."""
+    with _processes((args, env, health, log)) as (proc,):
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_an_api_only_serve_and_a_worker_complete_a_call_on_postgres_and_redis(tmp_path: Path) -> None:
@@ -245,16 +264,19 @@ def test_an_api_only_serve_and_a_worker_complete_a_call_on_postgres_and_redis(tm
         }
         env.pop("CALLWRIGHT_PUBLIC_STREAM_URL", None)
         serve_env = {**env, "CALLWRIGHT_ROLES": "none"}
-        with (
-            _process(["serve", "--port", str(api_port)], serve_env, f"http://127.0.0.1:{api_port}/healthz",
-                     tmp_path / "serve.log"),
-            _process(["worker", "--port", str(media_port)], env, f"http://127.0.0.1:{media_port}/healthz",
-                     tmp_path / "worker.log"),
+        # Making the key migrates the database first: processes starting together on a fresh one
+        # would race to create its tables.
+        key = new_key(db_url)
+        with _processes(
+            (["serve", "--port", str(api_port)], serve_env, f"http://127.0.0.1:{api_port}/healthz",
+             tmp_path / "serve.log"),
+            (["worker", "--port", str(media_port)], env, f"http://127.0.0.1:{media_port}/healthz",
+             tmp_path / "worker.log"),
         ):
             health = httpx.get(f"http://127.0.0.1:{media_port}/healthz").json()
             assert health["roles"] == ["dial", "media", "jobs"]
             assert health["media_url"] == f"ws://127.0.0.1:{media_port}/carrier/media-stream"
-            with client_for(f"http://127.0.0.1:{api_port}", new_key(db_url)) as api:
+            with client_for(f"http://127.0.0.1:{api_port}", key) as api:
                 agent = api.post(
                     "/v1/agents", json={"name": "Appointments", "dialogue": {"engine": "flow", "flow": DEMO_FLOW}}
                 )
