@@ -83,8 +83,9 @@ async def test_silence_gives_no_text(whisper: WhisperTranscriber) -> None:
 
 async def test_a_decode_does_not_block_the_event_loop(whisper: WhisperTranscriber, phone_speech: PhoneSpeech) -> None:
     """A ticker that wants to run every 20 ms (the carrier's frame pace) keeps its pace while
-    Whisper decodes an utterance."""
-    pcm = phone_speech(NAME_AND_NUMBER)
+    Whisper decodes an utterance (a long one: a short decode is over in ~70 ms, too quick to
+    tell a blocked loop from a free one)."""
+    pcm = phone_speech(" ".join([NAME_AND_NUMBER] * 3))
     gaps: list[float] = []
     done = asyncio.Event()
 
