@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
@@ -139,14 +139,21 @@ class Database:
             yield conn
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest Alembic revision. On PostgreSQL the upgrade holds a
+        transaction-level advisory lock: processes started together (``serve`` and a ``worker``
+        on a fresh database) take turns instead of racing to create the same tables."""
         async with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             await conn.run_sync(_upgrade)
 
     async def dispose(self) -> None:
         if self._inline is not None:
             self._inline.dispose()
         await self.engine.dispose()
+
+
+MIGRATION_LOCK_KEY = 0x43574D49  # "CWMI": one lock for every Callwright schema upgrade
 
 
 def _pragma(dbapi_conn: Any, pragma: str) -> None:
