@@ -97,6 +97,27 @@ async def _settled(db_url: str, campaign_id: str) -> tuple[list[Any], list[Any],
     return list(attempts), list(per_row), int(interrupted)
 
 
+async def _pid_in_a_call(db_url: str, campaign_id: str, pids: set[int], timeout_s: float = 60) -> int:
+    """The process id of a worker running a call of the campaign right now (a runner id is
+    ``host-pid-random``)."""
+    conn = await asyncpg.connect(_dsn(db_url))
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            runners = await conn.fetch(
+                "SELECT runner_id FROM calls WHERE campaign_id = $1 AND status = 'in_progress' "
+                "AND runner_id IS NOT NULL", uuid.UUID(campaign_id),
+            )
+            for row in runners:
+                pid = int(row["runner_id"].rsplit("-", 2)[1])
+                if pid in pids:
+                    return pid
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    raise AssertionError("no worker was in a call of the campaign")
+
+
 def test_a_campaign_survives_a_worker_killed_mid_way(tmp_path: Path) -> None:
     _redis_or_skip()
     db_url = postgres_url_or_skip()
@@ -130,7 +151,7 @@ def _run_drill(tmp_path: Path, db_url: str) -> None:
         _process(["worker", "--port", str(port_a)], env, f"http://127.0.0.1:{port_a}/healthz",
                  tmp_path / "worker-a.log") as worker_a,
         _process(["worker", "--port", str(port_b)], env, f"http://127.0.0.1:{port_b}/healthz",
-                 tmp_path / "worker-b.log"),
+                 tmp_path / "worker-b.log") as worker_b,
         client_for(f"http://127.0.0.1:{api_port}", new_key(db_url)) as api,
     ):
         agent = api.post("/v1/agents", json={"name": "Drill", "dialogue": {"engine": "flow", "flow": FLOW}}).json()
@@ -148,13 +169,18 @@ def _run_drill(tmp_path: Path, db_url: str) -> None:
         watch.start()
         assert api.post(f"/v1/campaigns/{cid}/start").status_code == 200
 
-        # Kill worker A once it is running calls of the campaign.
+        # Kill whichever worker is in a call of the campaign once it is going: which worker admits
+        # the rows is up to them (each dials what it admits), so the victim is found, not assumed.
         deadline = time.monotonic() + 60
         while api.get(f"/v1/campaigns/{cid}").json()["progress"]["attempts"] < CAP + 2:
             assert time.monotonic() < deadline, "the campaign never got going"
             time.sleep(0.2)
-        os.kill(worker_a.pid, signal.SIGKILL)
-        worker_a.wait(timeout=10)
+        workers = {worker_a.pid: ("worker-a", worker_a), worker_b.pid: ("worker-b", worker_b)}
+        victim_pid = asyncio.run(_pid_in_a_call(db_url, cid, set(workers)))
+        victim_name, victim = workers[victim_pid]
+        survivor_log = tmp_path / ("worker-b.log" if victim_name == "worker-a" else "worker-a.log")
+        os.kill(victim_pid, signal.SIGKILL)
+        victim.wait(timeout=10)
 
         deadline = time.monotonic() + 240
         progress: dict[str, Any] = {}
@@ -167,7 +193,7 @@ def _run_drill(tmp_path: Path, db_url: str) -> None:
         watch.stop.set()
         watch.join(timeout=5)
         assert body["status"] == "completed", (
-            f"not completed: {progress}\n{(tmp_path / 'worker-b.log').read_text()[-3000:]}"
+            f"not completed: {progress}\n{survivor_log.read_text()[-3000:]}"
         )
 
         rows = []
