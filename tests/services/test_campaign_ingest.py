@@ -275,6 +275,18 @@ async def test_wrong_encoding_is_a_file_error_naming_byte_offset_and_row(camp: C
     assert "stay in the campaign" in err.value.msg
 
 
+async def test_rows_before_a_bad_byte_in_the_same_chunk_are_stored_not_dropped(camp: Camp) -> None:
+    """One read holds good rows and then a byte that is not UTF-8: the good rows are ingested and
+    counted, and the error says reading stopped at the bad row."""
+    good = [f"+1415555{i:04d}" for i in range(3)]
+    data = ("phone\n" + "\n".join(good) + "\n+14155550199 Jos").encode() + b"\xe9\n+14155550200\n"
+    with pytest.raises(CsvEncodingError) as err:
+        await ingest(camp, data, size=len(data))
+    assert "(row 5)" in err.value.msg
+    assert err.value.report is not None and err.value.report.accepted == 3
+    assert sorted(r.phone_number for r in await stored(camp)) == good
+
+
 async def test_wrong_encoding_in_the_header_stores_nothing(camp: Camp) -> None:
     with pytest.raises(CsvEncodingError, match="byte offset 1 "):
         await ingest(camp, b"p\xffhone\n+14155550100\n")

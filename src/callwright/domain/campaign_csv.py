@@ -53,10 +53,12 @@ def header_key(name: str) -> str:
 class CsvDecodeError(ValueError):
     """Bytes that are not UTF-8, at ``offset`` (0-based byte offset in the file) on line ``row``."""
 
-    def __init__(self, offset: int, row: int, reason: str) -> None:
+    def __init__(self, offset: int, row: int, reason: str, records: list[Record] | None = None) -> None:
         super().__init__(f"the file is not UTF-8: byte offset {offset} (row {row}): {reason}")
         self.offset = offset
         self.row = row
+        self.records: list[Record] = records or []
+        """The complete records before the bad bytes: they are good rows and must not vanish."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,10 @@ class CsvStream:
             start = self._bytes - pending + exc.start
             good = bytes(exc.object[: exc.start])
             row = self._lines_done + self._tail.count("\n") + good.count(b"\n") + 1
-            raise CsvDecodeError(start, row, exc.reason) from exc
+            # The lines wholly before the bad bytes are rows like any other (the line holding
+            # them is not: it is where reading stops).
+            before = self._take(good.decode("utf-8"), final=False)
+            raise CsvDecodeError(start, row, exc.reason, before) from exc
         self._bytes += len(data)
         return text
 

@@ -295,6 +295,7 @@ async def ingest_csv(
             await ing.add(stream.feed(chunk))
         await ing.add(stream.finish())
     except CsvDecodeError as exc:
+        await ing.add(exc.records)
         await ing.flush()
         stored = _stored(ing.report) if ing.report.rows else "no rows were ingested"
         raise CsvEncodingError(
