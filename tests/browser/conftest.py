@@ -79,6 +79,9 @@ def browser(playwright_driver: Any) -> Iterator[Any]:
     chromium.close()
 
 
+MAX_SHOT_HEIGHT = 1800
+
+
 class Dashboard:
     """A running server, an organization's API client and key, and a way to open signed-in pages."""
 
@@ -97,10 +100,16 @@ class Dashboard:
         page.wait_for_url(lambda url: "/app/signin" not in url)
 
     def screenshot(self, page: Any, name: str) -> Path:
-        """A full-page PNG for the tour (docs/dashboard-tour.md names these files)."""
+        """A PNG for the tour (docs/dashboard-tour.md names these files): at most
+        ``MAX_SHOT_HEIGHT`` pixels of the page from where it is scrolled to (a test scrolls to what
+        it shows), so a long editor does not make a 7,000-pixel picture."""
         self.shots.mkdir(parents=True, exist_ok=True)
         path = self.shots / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        top, height = page.evaluate("[window.scrollY, document.documentElement.scrollHeight]")
+        width = int(page.viewport_size["width"]) if page.viewport_size else 1280
+        top = max(0, min(int(top), int(height) - MAX_SHOT_HEIGHT))
+        clip = {"x": 0, "y": top, "width": width, "height": min(int(height) - top, MAX_SHOT_HEIGHT)}
+        page.screenshot(path=str(path), full_page=True, clip=clip)
         return path
 
 

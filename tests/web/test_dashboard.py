@@ -256,7 +256,7 @@ def test_the_recording_plays_for_its_own_organization_only(
     wav.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
     set_call_columns(api_server.db_url, call["id"], status="completed", recording_path=str(wav))
     page = browser.get(f"/app/calls/{call['id']}").text
-    assert f'<audio controls preload="none" src="/app/calls/{call["id"]}/recording">' in page
+    assert f'<audio controls preload="metadata" src="/app/calls/{call["id"]}/recording">' in page
     audio = browser.get(f"/app/calls/{call['id']}/recording")
     assert (audio.status_code, audio.headers["content-type"]) == (200, "audio/wav")
     assert audio.content == wav.read_bytes()

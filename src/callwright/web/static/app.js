@@ -32,8 +32,8 @@ function setUpPreview(form) {
   refresh();
 }
 
-// The live view of a call in progress: Server-Sent Events from the server, no polling.
-function turnItem(turn) {
+// A chat message (live.js has its own, for call transcripts: classic scripts share one scope).
+function chatItem(turn) {
   const li = document.createElement("li");
   li.className = "turn turn-" + (turn.role === "user" || turn.role === "tool" ? turn.role : "agent");
   const who = document.createElement("span");
@@ -41,29 +41,6 @@ function turnItem(turn) {
   who.textContent = turn.role;
   li.append(who, " " + turn.text);  // text nodes: never parsed as HTML
   return li;
-}
-
-function setUpLive(list) {
-  const source = new EventSource(list.dataset.events);
-  const status = document.getElementById("call-status");
-  source.addEventListener("turn", (e) => {
-    // A turn grows while it is spoken: the server sends it again, with its index, when it changes.
-    const turn = JSON.parse(e.data);
-    const li = turnItem(turn);
-    const old = list.children[turn.index];
-    if (old) { old.replaceWith(li); } else { list.append(li); }
-  });
-  source.addEventListener("transcript", (e) => {
-    list.replaceChildren(...JSON.parse(e.data).map(turnItem));
-  });
-  source.addEventListener("status", (e) => {
-    if (status) { status.textContent = JSON.parse(e.data).status; }
-  });
-  source.addEventListener("end", () => {
-    source.close();
-    const note = document.getElementById("live-note");
-    if (note) { note.textContent = "The call has ended. Reload for its recording and results."; }
-  });
 }
 
 // A CSV upload with a progress bar; the server's answer (the campaign page with its report) replaces this one.
@@ -108,22 +85,6 @@ function setUpContextTest(button) {
   });
 }
 
-// Live campaign progress: Server-Sent Events with the status and the rows per state.
-function setUpCampaign(heading) {
-  const source = new EventSource(heading.dataset.events);
-  source.addEventListener("progress", (e) => {
-    const data = JSON.parse(e.data);
-    const p = data.progress;
-    document.getElementById("campaign-status").textContent = data.status;
-    document.getElementById("progress-summary").textContent =
-      p.total + " rows · " + p.attempts + " calls placed · " + p.live_calls + " live";
-    for (const cell of document.querySelectorAll("[data-state]")) {
-      cell.textContent = String(p.by_state[cell.dataset.state] || 0);
-    }
-  });
-  source.addEventListener("end", () => source.close());
-}
-
 // The agent editor shows the settings of the chosen dialogue engine only (all of them without script).
 function setUpEngine(choice) {
   const show = () => {
@@ -159,7 +120,7 @@ function setUpChat(panel) {
   let sessionId = null;
   const label = () => { send.textContent = sessionId ? "Send" : "Start"; };
   const show = (role, text) => {
-    const li = turnItem({ role, text });
+    const li = chatItem({ role, text });
     log.append(li);
     li.scrollIntoView({ block: "nearest" });
   };
@@ -213,14 +174,10 @@ document.addEventListener("DOMContentLoaded", () => {
   if (auth) setUpAuth(auth);
   const chat = document.getElementById("chat");
   if (chat && chat.dataset.url) setUpChat(chat);
-  const progress = document.getElementById("progress");
-  if (progress && progress.dataset.events) setUpCampaign(progress);
   const test = document.getElementById("context-test");
   if (test) setUpContextTest(test);
   const upload = document.querySelector("form[data-upload]");
   if (upload) setUpUpload(upload);
   const form = document.getElementById("agent-form");
   if (form && form.dataset.preview) setUpPreview(form);
-  const list = document.getElementById("transcript");
-  if (list && list.dataset.events) setUpLive(list);
 });
