@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from callwright.api import (
     web_calls,
     webhooks,
 )
+from callwright.api.asgi import ASGIApp, Message, Receive, Scope, Send
 from callwright.api.deps import Services
 from callwright.api.nul_guard import NulGuard
 from callwright.domain.roles import parse_roles, roles_text
@@ -54,11 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("callwright")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class _Metrics:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -17,7 +16,6 @@ from callwright.domain.call import CallStatus, Conversation, ConversationPage, T
 from callwright.services import conversations as read
 from callwright.services.analysis.runner import request_reanalysis
 from callwright.services.calls import from_canonical, request_fingerprint
-from callwright.services.errors import NotFound
 from callwright.telephony.simulator.behavior import SimulatedCallee
 
 router = APIRouter(tags=["calls"])
@@ -98,14 +96,7 @@ async def get_transcript(call_id: uuid.UUID, org: Org, svc: Svc) -> list[Transcr
     responses={200: {"content": {"audio/wav": {}}}, 404: {"description": "no recording"}},
 )
 async def get_recording(call_id: uuid.UUID, org: Org, svc: Svc) -> FileResponse:
-    row = await read.call_row(svc.db, org.org_id, call_id)
-    if not row.recording_path:
-        raise NotFound("this conversation has no recording")
-    path = Path(row.recording_path)
-    if not path.is_absolute():
-        path = svc.settings.data_dir / path
-    if not path.is_file():
-        raise NotFound("the recording file is missing")
+    path = await read.recording_file(svc.db, org.org_id, call_id, svc.settings.data_dir)
     return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from callwright.api.asgi import ASGIApp, Message, Receive, Scope, Send
 
 NUL_CHARACTER = "nul_character"
 """The 422 ``type`` (one of the unstated rules: JSON Schema cannot forbid one character)."""
@@ -21,11 +22,6 @@ _ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
 MAX_SCANNED_BODY = 8 * 1024 * 1024
 """Bodies larger than this are passed on unscanned (the routes that take them bound them)."""
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _holds_nul(value: Any, path: list[str | int]) -> list[str | int] | None:

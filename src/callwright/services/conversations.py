@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,6 +47,20 @@ async def call_row(db: Database, org_id: uuid.UUID, call_id: uuid.UUID) -> Row[A
     if row is None:
         raise NotFound("conversation not found")
     return row
+
+
+async def recording_file(db: Database, org_id: uuid.UUID, call_id: uuid.UUID, data_dir: Path) -> Path:
+    """The stereo WAV of one of the organization's calls (a stored relative path is under
+    ``data_dir``); ``NotFound`` when the call has none or the file is gone."""
+    row = await call_row(db, org_id, call_id)
+    if not row.recording_path:
+        raise NotFound("this conversation has no recording")
+    path = Path(row.recording_path)
+    if not path.is_absolute():
+        path = data_dir / path
+    if not path.is_file():
+        raise NotFound("the recording file is missing")
+    return path
 
 
 async def get_conversation(db: Database, org_id: uuid.UUID, call_id: uuid.UUID) -> Conversation:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -148,14 +147,7 @@ async def call_page(call_id: str, session: Session, svc: Svc) -> Response:
 @router.get("/calls/{call_id}/recording")
 async def call_recording(call_id: str, session: Session, svc: Svc) -> FileResponse:
     """The stereo recording for the page's <audio> player, behind the session like the API's route."""
-    row = await read.call_row(svc.db, session.principal.org_id, as_uuid(call_id))
-    if not row.recording_path:
-        raise NotFound("this conversation has no recording")
-    path = Path(row.recording_path)
-    if not path.is_absolute():
-        path = svc.settings.data_dir / path
-    if not path.is_file():
-        raise NotFound("the recording file is missing")
+    path = await read.recording_file(svc.db, session.principal.org_id, as_uuid(call_id), svc.settings.data_dir)
     return FileResponse(path, media_type="audio/wav")
 
 
