@@ -8,6 +8,7 @@ path such as ``/calls/new`` must be registered before ``/calls/{call_id}``).
 from __future__ import annotations
 
 from callwright.web import (  # noqa: F401  (imported for the routes they register)
+    pages_agent_tools,
     pages_agents,
     pages_analytics,
     pages_calls,

@@ -19,10 +19,7 @@ from callwright.domain.webhook import WebhookTargetIn
 from callwright.services import agents as agent_service
 from callwright.services.errors import NotFound, ServiceError
 from callwright.services.webhooks import targets as target_service
-from callwright.web import (
-    agent_form,
-    pages_agent_tools,  # noqa: F401  (registers the page's helper routes)
-)
+from callwright.web import agent_form
 from callwright.web.auth import FormSession, Session
 from callwright.web.common import SAMPLE_VARIABLES, Svc, as_uuid, problem, router, see
 from callwright.web.flow_view import flow_nodes
