@@ -31,20 +31,19 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Row
 
-from callwright.domain.call import LIVE_STATUSES
 from callwright.domain.campaign_schedule import CallingWindow, attempts_today, day_capped
 from callwright.domain.contact import ContactIn
 from callwright.services import call_state
 from callwright.services.calls import CallService, NewCall
 from callwright.services.campaigns import finish_if_done_sync
 from callwright.services.errors import OnDoNotCallList, ServiceError
+from callwright.services.live_calls import org_live_count
 from callwright.store.db import Database
 from callwright.store.tables import calls, campaign_contacts, campaigns
 from callwright.store.types import utcnow
 
 log = logging.getLogger("callwright.admission")
 
-ORG_LIVE_STATUSES = ("queued", *sorted(LIVE_STATUSES))
 SIMULATED_CALLEE_COLUMN = "simulated_callee"
 """A CSV column holding a simulated callee as JSON (API.md, "The simulated carrier"): how a test or
 benchmark campaign gives its rows different behaviours. Only agents on the simulator take it."""
@@ -146,11 +145,7 @@ class CampaignAdmission:
             .select_from(campaign_contacts)
             .where(campaign_contacts.c.campaign_id == campaign_id, campaign_contacts.c.state == "dialing")
         ).scalar_one()
-        org_live = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(calls)
-            .where(calls.c.org_id == campaign.org_id, calls.c.status.in_(ORG_LIVE_STATUSES))
-        ).scalar_one()
+        org_live = conn.execute(org_live_count(campaign.org_id, with_queued=True)).scalar_one()
         free = min(campaign.max_concurrency - dialing, self.max_live_per_org - org_live)
         if free <= 0:
             return [], 0

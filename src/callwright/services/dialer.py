@@ -17,7 +17,7 @@ from callwright.observability import trace_id_var
 from callwright.services import call_state
 from callwright.services.agents import version_by_id
 from callwright.services.carriers import CarrierRegistry, UnknownCarrier
-from callwright.services.live_calls import LiveCalls
+from callwright.services.live_calls import LiveCalls, org_live_count
 from callwright.services.runners import MediaDirectory
 from callwright.store.db import Database
 from callwright.store.tables import calls
@@ -28,7 +28,6 @@ log = logging.getLogger("callwright.dialer")
 
 _TERMINAL_CARRIER_STATUS = {"busy": "busy", "no_answer": "no_answer", "failed": "failed", "canceled": "canceled"}
 COMPLETED_GRACE_S = 5.0
-_DIALED_STATUSES = ("dialing", "ringing", "in_progress")
 
 
 def hash_token(token: str) -> str:
@@ -69,13 +68,7 @@ class Dialer:
             if found is None or found.status != "queued":
                 return False
             if self.max_live_per_org is not None:
-                live = (
-                    await conn.execute(
-                        sa.select(sa.func.count())
-                        .select_from(calls)
-                        .where(calls.c.org_id == found.org_id, calls.c.status.in_(_DIALED_STATUSES))
-                    )
-                ).scalar_one()
+                live = (await conn.execute(org_live_count(found.org_id))).scalar_one()
                 if live >= self.max_live_per_org:
                     log.info("the organization has %d live calls (its limit); the call stays queued", live,
                              extra={"call_id": str(call_id)})

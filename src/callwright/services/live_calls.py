@@ -6,12 +6,23 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from callwright.domain.call import LIVE_STATUSES
 from callwright.services.carriers import CarrierRegistry, carrier_hang_up
 from callwright.store.db import Database
+from callwright.store.tables import calls
 
 HangUp = Callable[[str], None]
+
+
+def org_live_count(org_id: uuid.UUID, *, with_queued: bool = False) -> sa.Select[int]:
+    """How many of an organization's calls are live (dialing, ringing, talking): what its
+    live-call limit caps. ``with_queued`` counts the calls about to be dialed too (campaign
+    admission must not hand out slots those will take)."""
+    statuses = sorted(LIVE_STATUSES) + (["queued"] if with_queued else [])
+    return sa.select(sa.func.count()).select_from(calls).where(calls.c.org_id == org_id, calls.c.status.in_(statuses))
 
 
 class LiveCalls:

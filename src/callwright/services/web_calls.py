@@ -27,12 +27,12 @@ from sqlalchemy.engine import Connection
 from callwright.dialogue.factory import unavailable_reason
 from callwright.dialogue.inputs import DialogueDeps
 from callwright.dialogue.llm_endpoint import ModelServers
-from callwright.domain.call import LIVE_STATUSES
 from callwright.services import agents as agent_service
 from callwright.services import call_state
 from callwright.services.calls import new_trace_id
 from callwright.services.dialer import hash_token
 from callwright.services.errors import Conflict, NotFound, ServiceError
+from callwright.services.live_calls import org_live_count
 from callwright.services.render import render_call_texts
 from callwright.services.runners import MediaDirectory
 from callwright.store.db import Database
@@ -159,13 +159,7 @@ class WebCalls:
         if self.max_live_per_org is None:
             return
         async with self.db.read() as conn:
-            live = (
-                await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(calls)
-                    .where(calls.c.org_id == org_id, calls.c.status.in_(sorted(LIVE_STATUSES)))
-                )
-            ).scalar_one()
+            live = (await conn.execute(org_live_count(org_id))).scalar_one()
         if live >= self.max_live_per_org:
             raise TooManyLiveCalls(f"this organization already has {live} live calls, its limit; try again later")
 
