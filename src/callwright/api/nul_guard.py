@@ -19,8 +19,6 @@ NUL_CHARACTER = "nul_character"
 """The 422 ``type`` (one of the unstated rules: JSON Schema cannot forbid one character)."""
 
 _ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
-MAX_SCANNED_BODY = 8 * 1024 * 1024
-"""Bodies larger than this are passed on unscanned (the routes that take them bound them)."""
 
 
 
@@ -88,11 +86,11 @@ class NulGuard:
             if message["type"] != "http.request":
                 break
             body += message.get("body", b"")
-            if not message.get("more_body") or len(body) > MAX_SCANNED_BODY:
+            if not message.get("more_body"):
                 break
-        where: list[str | int] | None = None
-        if len(body) <= MAX_SCANNED_BODY:
-            where = (["body"] if b"%00" in body else None) if form else body_nul_location(bytes(body))
+        # The whole body is read, as the route would read it to parse it: no size lets a NUL by.
+        where: list[str | int] | None
+        where = (["body"] if b"%00" in body else None) if form else body_nul_location(bytes(body))
         if where is not None:
             await self._refuse(send, where)
             return
