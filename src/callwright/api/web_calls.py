@@ -50,10 +50,15 @@ def web_calls_of(request: Request) -> WebCalls:
     return web
 
 
+def public_base(request: Request, public_url: str) -> str:
+    """This server as a browser reaches it: the public URL when one is set, else the address
+    this request came to."""
+    return public_url.rstrip("/") or str(request.base_url).rstrip("/")
+
+
 def own_stream_url(request: Request, public_url: str) -> str:
-    """This process's browser route, as the browser can reach it: the public URL when one is
-    set, else the address this request came to."""
-    base = public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    """This process's browser route, as the browser can reach it."""
+    base = public_base(request, public_url)
     return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + STREAM_PATH
 
 

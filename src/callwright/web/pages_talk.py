@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from callwright.api.web_calls import own_stream_url, web_calls_of
+from callwright.api.web_calls import own_stream_url, public_base, web_calls_of
 from callwright.services import agents as agent_service
 from callwright.services.errors import NotFound, ServiceError
 from callwright.services.web_calls import NewWebCall
@@ -31,8 +31,8 @@ def widget_snippet(base_url: str) -> str:
 @router.get("/agents/{agent_id}/talk")
 async def talk_page(agent_id: str, request: Request, session: Session, svc: Svc) -> Response:
     agent = await agent_service.get_agent(svc.db, session.principal.org_id, as_uuid(agent_id), box=svc.secrets)
-    base = svc.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
-    return page("talk.html", session, agent=agent, snippet=widget_snippet(base))
+    snippet = widget_snippet(public_base(request, svc.settings.public_url))
+    return page("talk.html", session, agent=agent, snippet=snippet)
 
 
 @router.post("/agents/{agent_id}/talk")
